@@ -1,0 +1,3 @@
+from sippy.cli import main
+
+main()

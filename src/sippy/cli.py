@@ -1,0 +1,299 @@
+"""The `sippy` command: a thin layer over the library (load, serve, show, db, samples)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from sippy.settings import Settings, build_settings
+
+app = typer.Typer(
+    help="Why did this OpenShift CI job run fail? Load Prow job-run artifacts and serve summaries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+DsnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-dsn",
+        help="Database DSN [env SIPPY_DATABASE_DSN; default sqlite:///sippy.db]",
+        show_default=False,
+    ),
+]
+LogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        help="debug, info, warning or error [env SIPPY_LOG_LEVEL; default info]",
+        show_default=False,
+    ),
+]
+
+
+def main() -> None:
+    app()
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = build_settings(**overrides)
+    except Exception as exc:
+        _fail(f"invalid settings: {exc}")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.log_level != "debug":  # migration chatter is noise outside debugging
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _engine(settings: Settings, *, migrate: bool = True) -> Engine:
+    """Connect (and create the schema on an empty database), or exit with one clear line."""
+    from sippy.db.engine import make_engine
+    from sippy.db.migrate import SchemaOutOfDate, ensure_schema
+
+    try:
+        engine = make_engine(settings.database_dsn)
+        if migrate:
+            ensure_schema(engine)
+        else:
+            with engine.connect():
+                pass
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        _fail(f"cannot use database {_safe_dsn(settings.database_dsn)}: {first}")
+    return engine
+
+
+def _safe_dsn(dsn: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(dsn).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid DSN>"
+
+
+@app.command()
+def load(
+    sources: Annotated[list[str], typer.Argument(help="Folders, gs://bucket/prefix or Prow URLs")],
+    database_dsn: DsnOpt = None,
+    max_artifact_bytes: Annotated[
+        int | None,
+        typer.Option(help="Refuse artifacts larger than this [default 64 MiB]", show_default=False),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Parallel reads [default 8]", show_default=False)
+    ] = None,
+    log_level: LogOpt = None,
+) -> None:
+    """Load job runs: every run folder under each SOURCE, idempotently."""
+    settings = _settings(
+        database_dsn=database_dsn,
+        max_artifact_bytes=max_artifact_bytes,
+        load_workers=workers,
+        log_level=log_level,
+    )
+    report = _run_load(sources, settings, _engine(settings))
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _run_load(sources: list[str], settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    from sippy.ingest.load import load_sources
+
+    columns = (TextColumn("[bold]loading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("runs", total=None)
+
+        def progress(event: str, amount: int) -> None:
+            if event == "total":
+                bar.update(task, total=amount)
+            else:
+                bar.advance(task, amount)
+
+        return load_sources(sources, settings, engine, progress)
+
+
+def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title="sippy load", show_lines=False)
+    table.add_column("outcome")
+    table.add_column("runs", justify="right")
+    for status in ("loaded", "unchanged", "failed"):
+        table.add_row(status, str(report.count(status)))
+    out.print(table)
+    for error in report.source_errors:
+        err.print(f"[red]source failed:[/] {error}", highlight=False)
+    for o in report.outcomes:
+        if o.status == "failed":
+            err.print(f"[red]run failed:[/] {o.location}: {o.why}", highlight=False)
+        for path, problem in o.problems:
+            err.print(
+                f"[yellow]artifact problem:[/] {o.location}/{path}: {problem}", highlight=False
+            )
+
+
+@app.command()
+def serve(
+    mode: Annotated[
+        str | None, typer.Option(help="ocp or none [default ocp]", show_default=False)
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="[host]:port [default :8080]", show_default=False)
+    ] = None,
+    listen_metrics: Annotated[
+        str | None,
+        typer.Option(
+            help='[host]:port for /metrics; "" disables [default :2112]', show_default=False
+        ),
+    ] = None,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+) -> None:
+    """Serve the HTTP API (and Prometheus metrics on a second port)."""
+    import uvicorn
+    from prometheus_client import start_http_server
+
+    from sippy.api.app import create_app
+    from sippy.settings import parse_listen
+
+    settings = _settings(
+        mode=mode,
+        listen=listen,
+        listen_metrics=listen_metrics,
+        database_dsn=database_dsn,
+        log_level=log_level,
+    )
+    try:
+        host, port = parse_listen(settings.listen)
+        metrics = parse_listen(settings.listen_metrics) if settings.listen_metrics else None
+    except ValueError as exc:
+        _fail(str(exc))
+    engine = _engine(settings)
+    if metrics:
+        start_http_server(metrics[1], addr=metrics[0])
+    _print_hints(engine, port)
+    uvicorn.run(
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _print_hints(engine: Engine, port: int) -> None:
+    from sippy.analysis.summary import recent_run_ids
+    from sippy.db.engine import session_factory
+
+    with session_factory(engine)() as session:
+        runs = recent_run_ids(session, limit=6)
+    if not runs:
+        err.print("No job runs loaded yet: try `sippy load <folder|gs://…|prow URL>`.")
+        return
+    err.print("Try:")
+    for run_id, job, result in runs:
+        err.print(
+            f"  curl 'localhost:{port}/api/job/run/summary?prow_job_run_id={run_id}'"
+            f"   # {result} {job}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary")] = False,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+) -> None:
+    """Print the summary of one run, loading it first when given a path or URL."""
+    from sippy.analysis.summary import RunNotFound, job_run_summary
+    from sippy.db.engine import session_factory
+
+    settings = _settings(database_dsn=database_dsn, log_level=log_level)
+    engine = _engine(settings)
+    run_ids = [int(run)] if run.isdigit() else _load_for_show(run, settings, engine)
+    summaries = []
+    with session_factory(engine)() as session:
+        for run_id in run_ids:
+            try:
+                summaries.append(job_run_summary(session, run_id))
+            except RunNotFound as exc:
+                _fail(f"{exc}; load it first with `sippy load <path|gs://…|prow URL>`")
+    if as_json:
+        out.print_json(json.dumps(summaries[0] if len(summaries) == 1 else summaries))
+        return
+    from sippy.render import render_summary
+
+    for summary in summaries:
+        render_summary(out, summary)
+
+
+def _load_for_show(source: str, settings: Settings, engine: Engine) -> list[int]:
+    report = _run_load([source], settings, engine)
+    for error in report.source_errors:
+        _fail(error)
+    ids = [o.run_id for o in report.outcomes if o.run_id is not None]
+    if not ids:
+        failed = "; ".join(o.why for o in report.outcomes if o.why) or "no runs found"
+        _fail(f"{source}: {failed}")
+    return ids  # type: ignore[return-value]
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_dsn: DsnOpt = None, log_level: LogOpt = None) -> None:
+    """Apply all database migrations."""
+    from sippy.db.migrate import upgrade
+
+    settings = _settings(database_dsn=database_dsn, log_level=log_level)
+    engine = _engine(settings, migrate=False)
+    upgrade(engine)
+    out.print(f"database {_safe_dsn(settings.database_dsn)} is up to date")
+
+
+@app.command()
+def samples(
+    folder: Annotated[Path, typer.Argument(help="Where to write the sample runs (GCS layout)")],
+    count: Annotated[
+        int | None,
+        typer.Option(
+            help="Write N varied runs instead of the canonical scenarios", show_default=False
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes")] = 0,
+) -> None:
+    """Generate realistic sample job runs, as the project's own test and demo data."""
+    from sippy.samples.generator import generate_samples
+
+    runs = generate_samples(folder, count=count, seed=seed)
+    out.print(f"wrote {len(runs)} sample runs under {folder}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,204 @@
+"""Tables after Sippy's core schema, plus what a run's evidence needs.
+
+Sippy's `prow_jobs`, `prow_job_runs`, `suites`, `tests`, `prow_job_run_tests` (status
+1/12/13) and `prow_job_run_test_outputs` keep their names and meanings. Added: the
+artifacts each fact came from, cluster-operator conditions, node and machine problems,
+pull requests, and per-run load problems. Types are portable across SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def run_fk() -> ForeignKey:
+    return ForeignKey("prow_job_runs.id", ondelete="CASCADE")
+
+
+def artifact_fk() -> ForeignKey:
+    return ForeignKey("prow_job_run_artifacts.id", ondelete="CASCADE")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProwJob(Base):
+    __tablename__ = "prow_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default="periodic")
+    release: Mapped[str] = mapped_column(String(64), index=True)
+    variants: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class ProwJobRun(Base):
+    __tablename__ = "prow_job_runs"
+
+    # The Prow build id, as Sippy.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    prow_job_id: Mapped[int] = mapped_column(ForeignKey("prow_jobs.id"), index=True)
+    cluster: Mapped[str] = mapped_column(String(128), default="")
+    gcs_bucket: Mapped[str] = mapped_column(String(256), default="")
+    gcs_path: Mapped[str] = mapped_column(String(1024), default="")
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    duration: Mapped[int | None] = mapped_column(BigInteger)  # nanoseconds, as Sippy
+    prow_state: Mapped[str] = mapped_column(String(32), default="")
+    overall_result: Mapped[str] = mapped_column(String(1), index=True)
+    test_failures: Mapped[int] = mapped_column(Integer, default=0)
+    test_flakes: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    infrastructure_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    known_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    org: Mapped[str] = mapped_column(String(256), default="")
+    repo: Mapped[str] = mapped_column(String(256), default="")
+    base_ref: Mapped[str] = mapped_column(String(256), default="")
+    metadata_source: Mapped[str] = mapped_column(String(64), default="prowjob.json")
+    source: Mapped[str] = mapped_column(String(2048), default="")  # where it was loaded from
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    build_log_path: Mapped[str | None] = mapped_column(String(1024))
+    build_log_size: Mapped[int | None] = mapped_column(BigInteger)
+    loaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProwPullRequest(Base):
+    __tablename__ = "prow_pull_requests"
+    __table_args__ = (UniqueConstraint("link", "sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org: Mapped[str] = mapped_column(String(256))
+    repo: Mapped[str] = mapped_column(String(256))
+    number: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(256), default="")
+    sha: Mapped[str] = mapped_column(String(64), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(1024), default="")
+
+
+class ProwJobRunPullRequest(Base):
+    __tablename__ = "prow_job_run_prow_pull_requests"
+
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk(), primary_key=True)
+    prow_pull_request_id: Mapped[int] = mapped_column(
+        ForeignKey("prow_pull_requests.id"), primary_key=True
+    )
+
+
+class Suite(Base):
+    __tablename__ = "suites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), unique=True)
+
+
+class Test(Base):
+    __tablename__ = "tests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Real test names run past 700 characters; Text keeps them whole.
+    name: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class ProwJobRunArtifact(Base):
+    """An artifact of a run that was read, with its size and any error reading it."""
+
+    __tablename__ = "prow_job_run_artifacts"
+    __table_args__ = (UniqueConstraint("prow_job_run_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk(), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProwJobRunTest(Base):
+    __tablename__ = "prow_job_run_tests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk())
+    prow_job_id: Mapped[int] = mapped_column(ForeignKey("prow_jobs.id"))
+    test_id: Mapped[int] = mapped_column(ForeignKey("tests.id"))
+    suite_id: Mapped[int | None] = mapped_column(ForeignKey("suites.id"))
+    status: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    lifecycle: Mapped[str] = mapped_column(String(32), default="blocking")
+    artifact_id: Mapped[int | None] = mapped_column(artifact_fk())
+
+    __table_args__ = (
+        Index("ix_prow_job_run_tests_run_status", "prow_job_run_id", "status"),
+        Index("ix_prow_job_run_tests_test_status", "test_id", "status"),
+    )
+
+
+class ProwJobRunTestOutput(Base):
+    __tablename__ = "prow_job_run_test_outputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_test_id: Mapped[int] = mapped_column(
+        ForeignKey("prow_job_run_tests.id", ondelete="CASCADE"), unique=True
+    )
+    output: Mapped[str] = mapped_column(Text)
+
+
+class OperatorConditionRow(Base):
+    __tablename__ = "prow_job_run_operator_conditions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk(), index=True)
+    artifact_id: Mapped[int | None] = mapped_column(artifact_fk())
+    name: Mapped[str] = mapped_column(String(256))
+    condition: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    last_transition_time: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NodeProblemRow(Base):
+    __tablename__ = "prow_job_run_node_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk(), index=True)
+    artifact_id: Mapped[int | None] = mapped_column(artifact_fk())
+    name: Mapped[str] = mapped_column(String(256))
+    condition: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class MachineProblemRow(Base):
+    __tablename__ = "prow_job_run_machine_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk(), index=True)
+    artifact_id: Mapped[int | None] = mapped_column(artifact_fk())
+    name: Mapped[str] = mapped_column(String(256))
+    phase: Mapped[str] = mapped_column(String(64), default="")
+    error_reason: Mapped[str] = mapped_column(Text, default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    node: Mapped[str] = mapped_column(String(256), default="")

@@ -1,0 +1,138 @@
+"""Where runs come from: local folders, `gs://` prefixes and Prow URLs, over one fsspec path.
+
+A source is listed once (one recursive listing, no per-folder round trips), and its files
+are grouped into run folders. A run folder is a folder holding `prowjob.json`, or a folder
+named by a numeric build id holding `started.json`, `finished.json` or `build-log.txt`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from sippy.ingest.prowjob import prow_url_to_gcs
+
+RUN_MARKERS = ("prowjob.json", "started.json", "finished.json", "build-log.txt")
+BUILD_ID = re.compile(r"^\d+$")
+
+
+class SourceError(Exception):
+    """A source that cannot be opened or listed; the message is for the user."""
+
+
+@dataclass(slots=True)
+class Source:
+    """An opened source: a filesystem, the root path inside it and how to show it."""
+
+    fs: fsspec.AbstractFileSystem
+    root: str
+    display: str
+    remote: bool
+
+    def url_for(self, path: str) -> str:
+        """The user-facing location of `path` (a `gs://` URL or a local path)."""
+        return f"gs://{path}" if self.remote else path
+
+
+@dataclass(slots=True)
+class RunFolder:
+    """One run folder and every file under it (relative path -> size in bytes)."""
+
+    path: str  # full path inside the filesystem (posix)
+    files: dict[str, int] = field(default_factory=dict)
+    outside: list[str] = field(default_factory=list)  # entries refused: links leaving the source
+
+
+def open_source(source: str, *, gcs_endpoint: str | None = None) -> Source:
+    """Open a local folder, a `gs://bucket/prefix` or a Prow/gcsweb URL."""
+    if source.startswith(("http://", "https://")):
+        mapped = prow_url_to_gcs(source)
+        if mapped is None:
+            raise SourceError(
+                f"{source}: not a Prow job URL (expected https://prow.ci.openshift.org/view/gs/"
+                "<bucket>/<path>)"
+            )
+        source = f"gs://{mapped[0]}/{mapped[1]}"
+    if source.startswith("gs://"):
+        return _open_gcs(source, gcs_endpoint)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise SourceError(f"{source}: no such file or folder")
+    return Source(LocalFileSystem(), path.resolve().as_posix(), str(path), remote=False)
+
+
+def _open_gcs(source: str, gcs_endpoint: str | None) -> Source:
+    # The core class, not gcsfs' experimental one that probes every bucket over gRPC.
+    from gcsfs.core import GCSFileSystem
+
+    endpoint = gcs_endpoint or os.environ.get("STORAGE_EMULATOR_HOST")
+    credentials = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    token = credentials if credentials else "anon"
+    fs = GCSFileSystem(token=token, endpoint_url=endpoint, skip_instance_cache=True)
+    return Source(fs, source.removeprefix("gs://").rstrip("/"), source, remote=True)
+
+
+def list_files(src: Source) -> dict[str, int]:
+    """Every file under the source root, with its size: one recursive listing."""
+    try:
+        if not src.fs.exists(src.root):
+            raise SourceError(f"{src.display}: no such file or folder")
+        if src.fs.isfile(src.root):
+            return {src.root: int(src.fs.size(src.root) or 0)}
+        found = src.fs.find(src.root, detail=True)
+    except SourceError:
+        raise
+    except Exception as exc:  # network, permissions, bad bucket names
+        raise SourceError(f"{src.display}: cannot list: {exc}") from exc
+    return {_posix(path): int(info.get("size") or 0) for path, info in found.items()}
+
+
+def group_runs(src: Source, files: dict[str, int]) -> list[RunFolder]:
+    """Group listed files into run folders; a nested run never splits its parent."""
+    roots = sorted({d for d in map(_dirname, files) if _is_run_root(d, files)}, key=len)
+    chosen: list[str] = []
+    for root in roots:
+        if not any(root.startswith(parent + "/") for parent in chosen):
+            chosen.append(root)
+    runs = {root: RunFolder(root) for root in chosen}
+    by_depth = sorted(chosen, key=len, reverse=True)
+    for path, size in files.items():
+        owner = next((r for r in by_depth if path.startswith(r + "/")), None)
+        if owner is not None:
+            _add_file(src, runs[owner], path, size)
+    return sorted(runs.values(), key=lambda r: r.path)
+
+
+def _add_file(src: Source, run: RunFolder, path: str, size: int) -> None:
+    rel = path[len(run.path) + 1 :]
+    if not src.remote and _leaves_root(path, src.root):
+        run.outside.append(rel)
+        return
+    run.files[rel] = size
+
+
+def _is_run_root(folder: str, files: dict[str, int]) -> bool:
+    if f"{folder}/prowjob.json" in files:
+        return True
+    name = PurePosixPath(folder).name
+    return bool(BUILD_ID.match(name)) and any(f"{folder}/{m}" in files for m in RUN_MARKERS)
+
+
+def _leaves_root(path: str, root: str) -> bool:
+    """True for a symlink (or a file under a linked folder) that resolves outside `root`."""
+    real = os.path.realpath(path)
+    real_root = os.path.realpath(root)
+    return not (real == real_root or real.startswith(real_root.rstrip("/") + "/"))
+
+
+def _dirname(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _posix(path: str) -> str:
+    return path.replace("\\", "/")

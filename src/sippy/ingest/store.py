@@ -1,0 +1,279 @@
+"""Write a parsed run to the database: one run, one transaction, replaced as a whole.
+
+Rows go in with bulk Core inserts (executemany), since a run holds thousands of tests;
+test and suite names are resolved to ids through a cache shared by the whole load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from sippy.db import models as m
+from sippy.ingest.records import STATUS_FAILURE, STATUS_FLAKE, ParsedRun, TestResult
+from sippy.ingest.release import release_from_job, variants_from_job_name
+
+MAX_NAME_CHARS = 2000  # keeps btree index entries well under PostgreSQL's limit
+CHUNK = 500
+
+
+class NameCache:
+    """name -> id for tests and suites; rows are never deleted, so ids stay valid."""
+
+    def __init__(self) -> None:
+        self.tests: dict[str, int] = {}
+        self.suites: dict[str, int] = {}
+
+
+def stored_fingerprint(session: Session, run_id: int) -> str | None:
+    return session.scalar(select(m.ProwJobRun.fingerprint).where(m.ProwJobRun.id == run_id))
+
+
+def write_run(session: Session, run: ParsedRun, *, source: str, cache: NameCache) -> None:
+    """Replace run `run.meta.build_id` with `run`, inside the caller's transaction."""
+    meta = run.meta
+    session.execute(delete(m.ProwJobRun).where(m.ProwJobRun.id == meta.build_id))
+    job_id = _upsert_job(session, run)
+    session.execute(insert(m.ProwJobRun), [_run_row(run, job_id, source)])
+    _link_pull_requests(session, run)
+    artifact_ids = _insert_artifacts(session, run)
+    _insert_tests(session, run, job_id, artifact_ids, cache)
+    _insert_problems(session, run, artifact_ids)
+
+
+def _upsert_job(session: Session, run: ParsedRun) -> int:
+    meta = run.meta
+    values = {
+        "name": meta.job_name,
+        "kind": meta.job_type or "periodic",
+        "release": release_from_job(meta),
+        "variants": variants_from_job_name(meta.job_name),
+    }
+    job_id = session.scalar(select(m.ProwJob.id).where(m.ProwJob.name == meta.job_name))
+    if job_id is None:
+        _insert_ignore(session, m.ProwJob, [values], ["name"])
+        job_id = session.scalar(select(m.ProwJob.id).where(m.ProwJob.name == meta.job_name))
+    else:
+        session.execute(update(m.ProwJob).where(m.ProwJob.id == job_id).values(**values))
+    assert job_id is not None
+    return job_id
+
+
+def _run_row(run: ParsedRun, job_id: int, source: str) -> dict[str, Any]:
+    meta = run.meta
+    real = [t for t in run.tests if t.suite != "sippy"]
+    build_log = next((a for a in run.artifacts if a.kind == "build-log"), None)
+    duration = None
+    if meta.start and meta.completion:
+        duration = int((meta.completion - meta.start).total_seconds() * 1e9)
+    return {
+        "id": meta.build_id,
+        "prow_job_id": job_id,
+        "cluster": meta.cluster,
+        "gcs_bucket": meta.bucket,
+        "gcs_path": meta.gcs_path,
+        "url": meta.url,
+        "timestamp": meta.start,
+        "duration": duration,
+        "prow_state": meta.state,
+        "overall_result": run.overall_result,
+        "test_failures": sum(t.status == STATUS_FAILURE for t in real),
+        "test_flakes": sum(t.status == STATUS_FLAKE for t in real),
+        "succeeded": run.overall_result == "S",
+        "failed": meta.state in ("failure", "error", "aborted") and run.overall_result != "S",
+        "infrastructure_failure": run.overall_result in ("N", "n"),
+        "known_failure": False,  # derived at query time from history; see analysis.summary
+        "labels": meta.labels,
+        "annotations": meta.annotations,
+        "org": meta.org,
+        "repo": meta.repo,
+        "base_ref": meta.base_ref,
+        "metadata_source": meta.metadata_source,
+        "source": source,
+        "fingerprint": run.fingerprint,
+        "build_log_path": build_log.path if build_log else None,
+        "build_log_size": build_log.size if build_log else None,
+        "loaded_at": datetime.now(UTC),
+    }
+
+
+def _link_pull_requests(session: Session, run: ParsedRun) -> None:
+    for pr in run.meta.pulls:
+        values = {
+            "org": pr.org,
+            "repo": pr.repo,
+            "number": pr.number,
+            "author": pr.author,
+            "sha": pr.sha,
+            "title": pr.title,
+            "link": pr.link,
+        }
+        _insert_ignore(session, m.ProwPullRequest, [values], ["link", "sha"])
+        pr_id = session.scalar(
+            select(m.ProwPullRequest.id).where(
+                m.ProwPullRequest.link == pr.link, m.ProwPullRequest.sha == pr.sha
+            )
+        )
+        session.execute(
+            insert(m.ProwJobRunPullRequest),
+            [{"prow_job_run_id": run.meta.build_id, "prow_pull_request_id": pr_id}],
+        )
+
+
+def _insert_artifacts(session: Session, run: ParsedRun) -> dict[str, int]:
+    rows = [
+        {
+            "prow_job_run_id": run.meta.build_id,
+            "path": a.path,
+            "kind": a.kind,
+            "size": a.size,
+            "error": a.error,
+        }
+        for a in _unique_by_path(run)
+    ]
+    if not rows:
+        return {}
+    result = session.execute(
+        insert(m.ProwJobRunArtifact).returning(
+            m.ProwJobRunArtifact.id, m.ProwJobRunArtifact.path, sort_by_parameter_order=True
+        ),
+        rows,
+    )
+    return {path: artifact_id for artifact_id, path in result}
+
+
+def _unique_by_path(run: ParsedRun) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for artifact in run.artifacts:
+        seen.setdefault(artifact.path, artifact)
+    return list(seen.values())
+
+
+def _insert_tests(
+    session: Session, run: ParsedRun, job_id: int, artifact_ids: dict[str, int], cache: NameCache
+) -> None:
+    tests = run.tests
+    if not tests:
+        return
+    _resolve_names(session, cache.tests, m.Test, {_name(t.name) for t in tests})
+    _resolve_names(session, cache.suites, m.Suite, {t.suite for t in tests if t.suite})
+    rows = [_test_row(t, run.meta.build_id, job_id, artifact_ids, cache) for t in tests]
+    result = session.execute(
+        insert(m.ProwJobRunTest).returning(m.ProwJobRunTest.id, sort_by_parameter_order=True),
+        rows,
+    )
+    ids = result.scalars().all()
+    outputs = [
+        {"prow_job_run_test_id": test_id, "output": t.output}
+        for test_id, t in zip(ids, tests, strict=True)
+        if t.output is not None and t.status in (STATUS_FAILURE, STATUS_FLAKE)
+    ]
+    if outputs:
+        session.execute(insert(m.ProwJobRunTestOutput), outputs)
+
+
+def _test_row(
+    t: TestResult, run_id: int, job_id: int, artifact_ids: dict[str, int], cache: NameCache
+) -> dict[str, Any]:
+    return {
+        "prow_job_run_id": run_id,
+        "prow_job_id": job_id,
+        "test_id": cache.tests[_name(t.name)],
+        "suite_id": cache.suites.get(t.suite) if t.suite else None,
+        "status": t.status,
+        "duration": t.duration,
+        "lifecycle": t.lifecycle,
+        "artifact_id": artifact_ids.get(t.source),
+    }
+
+
+def _insert_problems(session: Session, run: ParsedRun, artifact_ids: dict[str, int]) -> None:
+    run_id = run.meta.build_id
+    operators = [
+        {
+            "prow_job_run_id": run_id,
+            "artifact_id": artifact_ids.get(o.source),
+            "name": o.name,
+            "condition": o.condition,
+            "status": o.status,
+            "reason": o.reason,
+            "message": o.message,
+            "last_transition_time": o.last_transition_time,
+            "position": i,
+        }
+        for i, o in enumerate(run.operators)
+    ]
+    nodes = [
+        {
+            "prow_job_run_id": run_id,
+            "artifact_id": artifact_ids.get(n.source),
+            "name": n.name,
+            "condition": n.condition,
+            "status": n.status,
+            "reason": n.reason,
+            "message": n.message,
+            "roles": n.roles,
+        }
+        for n in run.nodes
+    ]
+    machines = [
+        {
+            "prow_job_run_id": run_id,
+            "artifact_id": artifact_ids.get(x.source),
+            "name": x.name,
+            "phase": x.phase,
+            "error_reason": x.error_reason,
+            "error_message": x.error_message,
+            "node": x.node,
+        }
+        for x in run.machines
+    ]
+    for model, rows in (
+        (m.OperatorConditionRow, operators),
+        (m.NodeProblemRow, nodes),
+        (m.MachineProblemRow, machines),
+    ):
+        if rows:
+            session.execute(insert(model), rows)
+
+
+def _resolve_names(
+    session: Session, cache: dict[str, int], model: type[m.Test] | type[m.Suite], names: set[str]
+) -> None:
+    """Fill `cache` with ids for `names`, creating missing rows (race-safe on PostgreSQL)."""
+    missing = [n for n in names if n not in cache]
+    for chunk in _chunks(missing, CHUNK):
+        found = _ids_by_name(session, model, chunk)
+        absent = [{"name": n} for n in chunk if n not in found]
+        if absent:
+            _insert_ignore(session, model, absent, ["name"])
+            found = _ids_by_name(session, model, chunk)
+        cache.update(found)
+
+
+def _ids_by_name(session: Session, model: Any, names: Sequence[str]) -> dict[str, int]:
+    query = select(model.name, model.id).where(model.name.in_(names))
+    return {row[0]: row[1] for row in session.execute(query)}
+
+
+def _insert_ignore(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, for both dialects."""
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(builder(model).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def _name(name: str) -> str:
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

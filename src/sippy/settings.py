@@ -1,0 +1,58 @@
+"""One typed settings object, built once at start-up: flags > environment > defaults.
+
+Nothing here connects to anything or reads configuration at import time; the CLI builds
+a `Settings` from its flags and hands it down.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class Settings(BaseSettings):
+    """Everything the tool can be told; each field has an `SIPPY_<NAME>` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="SIPPY_", extra="ignore")
+
+    database_dsn: str = Field(
+        default="sqlite:///sippy.db",
+        description="SQLAlchemy-style DSN: sqlite:///path.db or postgresql://user@host/db.",
+    )
+    log_level: LogLevel = "info"
+    mode: Literal["ocp", "none"] = "ocp"
+    listen: str = ":8080"
+    listen_metrics: str = ":2112"
+    max_artifact_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        description="Artifacts larger than this are refused (reported, never read).",
+        gt=0,
+    )
+    load_workers: int = Field(default=8, ge=1, le=64, description="Parallel reads per load.")
+    gcs_endpoint: str | None = Field(
+        default=None,
+        description="GCS JSON API endpoint, for emulators (also read from STORAGE_EMULATOR_HOST).",
+    )
+    default_bucket: str = "test-platform-results"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Settings from the environment with flag values (those not None) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """Turn Sippy's `--listen` forms (`:8080`, `host:port`) into (host, port)."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"invalid listen address {listen!r}: expected [host]:port")
+    return host or "0.0.0.0", int(port)

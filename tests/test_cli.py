@@ -1,0 +1,129 @@
+"""The `sippy` command as a user runs it: real processes, real files, real ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.helpers import JUNIT_ONE_FAILURE, free_port, make_run, wait_for_http
+
+JOB = "periodic-ci-openshift-release-main-nightly-4.20-e2e-aws-ovn"
+
+
+def sippy(*args: str, env: dict | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sippy", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=check,
+        timeout=120,
+    )
+
+
+def test_samples_load_show_and_reload(tmp_path, db_dsn):
+    samples = tmp_path / "samples"
+    assert sippy("samples", str(samples)).returncode == 0
+    first = sippy("load", str(samples), "--database-dsn", db_dsn)
+    assert first.returncode == 0, first.stderr
+    assert "loaded" in first.stdout
+    second = sippy("load", str(samples), "--database-dsn", db_dsn)
+    assert second.returncode == 0
+    assert "unchanged" in second.stdout
+    run_dir = next(samples.glob("test-platform-results/logs/*/*"))
+    shown = sippy("show", run_dir.name, "--json", "--database-dsn", db_dsn)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["id"] == int(run_dir.name)
+
+
+def test_show_loads_a_path_first(tmp_path, db_dsn):
+    make_run(
+        tmp_path,
+        JOB,
+        2054903419998572544,
+        files={"artifacts/junit/junit_e2e__1.xml": JUNIT_ONE_FAILURE},
+    )
+    shown = sippy("show", str(tmp_path), "--database-dsn", db_dsn)
+    assert shown.returncode == 0, shown.stderr
+    assert JOB in shown.stdout and "pods should talk" in shown.stdout
+    assert "fail [github.com/openshift/origin/test/extended/net.go:42]" in shown.stdout
+
+
+def test_load_exits_nonzero_and_names_the_bad_file(tmp_path, db_dsn):
+    make_run(
+        tmp_path, JOB, 2054903419998572544, files={"artifacts/junit/junit_bad.xml": "<testsuite"}
+    )
+    result = sippy("load", str(tmp_path), "--database-dsn", db_dsn)
+    assert result.returncode == 1
+    assert "artifacts/junit/junit_bad.xml" in result.stderr
+
+
+def test_show_unknown_run_is_a_clear_error(tmp_path):
+    result = sippy("show", "42", "--database-dsn", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 1
+    assert "job run 42 not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path):
+    port = free_port()
+    result = sippy(
+        "load", str(tmp_path), "--database-dsn", f"postgresql://postgres@127.0.0.1:{port}/nope"
+    )
+    assert result.returncode == 1
+    assert "cannot use database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_upgrade(tmp_path):
+    dsn = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = sippy("db", "upgrade", "--database-dsn", dsn)
+    assert result.returncode == 0 and "up to date" in result.stdout
+
+
+@pytest.mark.parametrize("env_dsn", [True, False])
+def test_serve_answers_and_exposes_metrics(tmp_path, db_dsn, env_dsn):
+    samples = tmp_path / "samples"
+    sippy("samples", str(samples), check=True)
+    sippy("load", str(samples), "--database-dsn", db_dsn)
+    port, metrics_port = free_port(), free_port()
+    args = [
+        "serve",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--listen-metrics",
+        f"127.0.0.1:{metrics_port}",
+        "--log-level",
+        "warning",
+    ]
+    env = {"SIPPY_DATABASE_DSN": db_dsn} if env_dsn else {}
+    if not env_dsn:
+        args += ["--database-dsn", db_dsn]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sippy", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        run_id = next(samples.glob("test-platform-results/logs/*/*")).name
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/job/run/summary", params={"prow_job_run_id": run_id}
+        )
+        assert response.status_code == 200
+        time.sleep(0.1)
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'handler="/api/job/run/summary"' in metrics and 'code="200"' in metrics
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=15)
+    assert f"curl 'localhost:{port}/api/job/run/summary?prow_job_run_id=" in stderr
