@@ -95,25 +95,49 @@ def list_files(src: Source) -> dict[str, int]:
 def group_runs(src: Source, files: dict[str, int]) -> list[RunFolder]:
     """Group listed files into run folders; a nested run never splits its parent."""
     roots = sorted({d for d in map(_dirname, files) if _is_run_root(d, files)}, key=len)
-    chosen: list[str] = []
+    chosen: set[str] = set()
     for root in roots:
-        if not any(root.startswith(parent + "/") for parent in chosen):
-            chosen.append(root)
+        if _owner(root, chosen) is None:
+            chosen.add(root)
     runs = {root: RunFolder(root) for root in chosen}
-    by_depth = sorted(chosen, key=len, reverse=True)
+    links = _LinkCheck(src.root) if not src.remote else None
     for path, size in files.items():
-        owner = next((r for r in by_depth if path.startswith(r + "/")), None)
-        if owner is not None:
-            _add_file(src, runs[owner], path, size)
+        owner = _owner(path, chosen)
+        if owner is None:
+            continue
+        rel = path[len(owner) + 1 :]
+        if links is not None and links.leaves_root(path):
+            runs[owner].outside.append(rel)
+        else:
+            runs[owner].files[rel] = size
     return sorted(runs.values(), key=lambda r: r.path)
 
 
-def _add_file(src: Source, run: RunFolder, path: str, size: int) -> None:
-    rel = path[len(run.path) + 1 :]
-    if not src.remote and _leaves_root(path, src.root):
-        run.outside.append(rel)
-        return
-    run.files[rel] = size
+def _owner(path: str, roots: set[str]) -> str | None:
+    """The outermost run folder that holds `path` (walks up the parents)."""
+    found = None
+    folder = _dirname(path)
+    while folder:
+        if folder in roots:
+            found = folder
+        folder = _dirname(folder)
+    return found
+
+
+class _LinkCheck:
+    """Finds files that resolve outside the source root, resolving each folder once."""
+
+    def __init__(self, root: str) -> None:
+        self.real_root = os.path.realpath(root).rstrip("/") + "/"
+        self.folders: dict[str, str] = {}
+
+    def leaves_root(self, path: str) -> bool:
+        folder, _, name = path.rpartition("/")
+        real_folder = self.folders.get(folder)
+        if real_folder is None:
+            real_folder = self.folders[folder] = os.path.realpath(folder)
+        real = os.path.realpath(path) if os.path.islink(path) else f"{real_folder}/{name}"
+        return not real.startswith(self.real_root)
 
 
 def _is_run_root(folder: str, files: dict[str, int]) -> bool:
@@ -121,13 +145,6 @@ def _is_run_root(folder: str, files: dict[str, int]) -> bool:
         return True
     name = PurePosixPath(folder).name
     return bool(BUILD_ID.match(name)) and any(f"{folder}/{m}" in files for m in RUN_MARKERS)
-
-
-def _leaves_root(path: str, root: str) -> bool:
-    """True for a symlink (or a file under a linked folder) that resolves outside `root`."""
-    real = os.path.realpath(path)
-    real_root = os.path.realpath(root)
-    return not (real == real_root or real.startswith(real_root.rstrip("/") + "/"))
 
 
 def _dirname(path: str) -> str:

@@ -37,13 +37,19 @@ def stored_fingerprint(session: Session, run_id: int) -> str | None:
 def write_run(session: Session, run: ParsedRun, *, source: str, cache: NameCache) -> None:
     """Replace run `run.meta.build_id` with `run`, inside the caller's transaction."""
     meta = run.meta
-    session.execute(delete(m.ProwJobRun).where(m.ProwJobRun.id == meta.build_id))
+    delete_run(session, meta.build_id)
     job_id = _upsert_job(session, run)
     session.execute(insert(m.ProwJobRun), [_run_row(run, job_id, source)])
     _link_pull_requests(session, run)
     artifact_ids = _insert_artifacts(session, run)
     _insert_tests(session, run, job_id, artifact_ids, cache)
     _insert_problems(session, run, artifact_ids)
+
+
+def delete_run(session: Session, run_id: int) -> None:
+    """Remove a run and everything stored for it (its tests have no cascading key)."""
+    session.execute(delete(m.ProwJobRunTest).where(m.ProwJobRunTest.prow_job_run_id == run_id))
+    session.execute(delete(m.ProwJobRun).where(m.ProwJobRun.id == run_id))
 
 
 def _upsert_job(session: Session, run: ParsedRun) -> int:
@@ -154,42 +160,87 @@ def _unique_by_path(run: ParsedRun) -> list[Any]:
     return list(seen.values())
 
 
+TEST_COLUMNS = (
+    "prow_job_run_id",
+    "prow_job_id",
+    "test_id",
+    "suite_id",
+    "status",
+    "duration",
+    "lifecycle",
+    "artifact_id",
+)
+
+
 def _insert_tests(
     session: Session, run: ParsedRun, job_id: int, artifact_ids: dict[str, int], cache: NameCache
 ) -> None:
+    """All test rows in bulk; then the ids of failures and flakes, to attach their output."""
     tests = run.tests
     if not tests:
         return
     _resolve_names(session, cache.tests, m.Test, {_name(t.name) for t in tests})
     _resolve_names(session, cache.suites, m.Suite, {t.suite for t in tests if t.suite})
     rows = [_test_row(t, run.meta.build_id, job_id, artifact_ids, cache) for t in tests]
-    result = session.execute(
-        insert(m.ProwJobRunTest).returning(m.ProwJobRunTest.id, sort_by_parameter_order=True),
-        rows,
+    _bulk_insert(session, "prow_job_run_tests", TEST_COLUMNS, rows)
+    wanted = {
+        (row[2], row[3]): t.output for row, t in zip(rows, tests, strict=True) if _keeps_output(t)
+    }
+    if not wanted:
+        return
+    stored = session.execute(
+        select(m.ProwJobRunTest.id, m.ProwJobRunTest.test_id, m.ProwJobRunTest.suite_id).where(
+            m.ProwJobRunTest.prow_job_run_id == run.meta.build_id,
+            m.ProwJobRunTest.status.in_((STATUS_FAILURE, STATUS_FLAKE)),
+        )
     )
-    ids = result.scalars().all()
     outputs = [
-        {"prow_job_run_test_id": test_id, "output": t.output}
-        for test_id, t in zip(ids, tests, strict=True)
-        if t.output is not None and t.status in (STATUS_FAILURE, STATUS_FLAKE)
+        (row_id, wanted[(test_id, suite_id)])
+        for row_id, test_id, suite_id in stored
+        if (test_id, suite_id) in wanted
     ]
-    if outputs:
-        session.execute(insert(m.ProwJobRunTestOutput), outputs)
+    _bulk_insert(session, "prow_job_run_test_outputs", ("prow_job_run_test_id", "output"), outputs)
+
+
+def _keeps_output(test: TestResult) -> bool:
+    return test.output is not None and test.status in (STATUS_FAILURE, STATUS_FLAKE)
+
+
+def _bulk_insert(
+    session: Session, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Plain rows straight to the driver: COPY on PostgreSQL, executemany on SQLite.
+
+    This is the hot path of a load (thousands of rows per run); going through the ORM's
+    bulk machinery costs several times the insert itself.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    names = ", ".join(columns)
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 def _test_row(
     t: TestResult, run_id: int, job_id: int, artifact_ids: dict[str, int], cache: NameCache
-) -> dict[str, Any]:
-    return {
-        "prow_job_run_id": run_id,
-        "prow_job_id": job_id,
-        "test_id": cache.tests[_name(t.name)],
-        "suite_id": cache.suites.get(t.suite) if t.suite else None,
-        "status": t.status,
-        "duration": t.duration,
-        "lifecycle": t.lifecycle,
-        "artifact_id": artifact_ids.get(t.source),
-    }
+) -> tuple[Any, ...]:
+    return (
+        run_id,
+        job_id,
+        cache.tests[_name(t.name)],
+        cache.suites.get(t.suite) if t.suite else None,
+        t.status,
+        t.duration,
+        t.lifecycle,
+        artifact_ids.get(t.source),
+    )
 
 
 def _insert_problems(session: Session, run: ParsedRun, artifact_ids: dict[str, int]) -> None:
