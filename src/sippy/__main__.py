@@ -1,3 +1,4 @@
 from sippy.cli import main
 
-main()
+if __name__ == "__main__":  # guarded: worker processes import the main module again
+    main()
