@@ -123,6 +123,8 @@ def test_serve_answers_and_exposes_metrics(tmp_path, db_dsn, env_dsn):
         time.sleep(0.1)
         metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
         assert 'handler="/api/job/run/summary"' in metrics and 'code="200"' in metrics
+        assert 'sippy_prow_job_runs{overall_result="S"} 1.0' in metrics
+        assert "sippy_last_load_timestamp_seconds" in metrics
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=15)

@@ -195,6 +195,11 @@ def serve(
         _fail(str(exc))
     engine = _engine(settings)
     if metrics:
+        from prometheus_client import REGISTRY
+
+        from sippy.metrics import DatabaseCollector
+
+        REGISTRY.register(DatabaseCollector(engine))
         start_http_server(metrics[1], addr=metrics[0])
     _print_hints(engine, port)
     uvicorn.run(

@@ -5,9 +5,16 @@ Defined once per process; `sippy serve` exposes them on `--listen-metrics`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from sippy.db.models import ProwJobRun
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,39 @@ HTTP = HttpMetrics(
     ),
     inflight=Gauge("http_requests_inflight", "HTTP requests being served"),
 )
+
+
+class DatabaseCollector:
+    """Gauges read from the database at scrape time: what has been loaded, and when.
+
+    `sippy serve` registers one; the loader may run in another process, so these come
+    from the stored rows rather than from in-process counters.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        runs = GaugeMetricFamily(
+            "sippy_prow_job_runs", "Job runs stored, by overall result", labels=["overall_result"]
+        )
+        last = GaugeMetricFamily(
+            "sippy_last_load_timestamp_seconds", "When a job run was last stored (Unix time)"
+        )
+        try:
+            with self.engine.connect() as conn:
+                for result, count in conn.execute(
+                    select(ProwJobRun.overall_result, func.count()).group_by(
+                        ProwJobRun.overall_result
+                    )
+                ):
+                    runs.add_metric([result], count)
+                loaded = conn.execute(select(func.max(ProwJobRun.loaded_at))).scalar()
+        except SQLAlchemyError:
+            return  # the database is down: /healthz says so; scrapes still succeed
+        yield runs
+        if loaded is not None:
+            last.add_metric(
+                [], (loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)).timestamp()
+            )
+            yield last

@@ -130,3 +130,13 @@ def test_endpoint_list_capabilities_and_health(server):
 def test_mode_none_drops_the_openshift_capability(tmp_path, engine):
     with running_server(create_app(Settings(mode="none"), engine)) as base:
         assert httpx.get(f"{base}/api/capabilities").json() == ["local_db"]
+
+
+def test_presubmit_carries_its_pull_request(server):
+    base, runs = server
+    sample = runs["presubmit-failure"]
+    summary = _summary(base, sample.build_id)
+    (pr,) = summary["pullRequests"]
+    assert (pr["org"], pr["repo"]) == ("openshift", "origin")
+    assert pr["number"] > 0 and pr["sha"] and pr["link"].startswith("https://github.com/")
+    assert summary["release"] == "Presubmits"

@@ -76,6 +76,7 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "gcsPath": run.gcs_path,
         "artifactsUrl": _artifacts_url(run),
         "buildLog": _build_log(run),
+        "pullRequests": _pull_requests(session, run_id),
         "loadProblems": _load_problems(session, run_id),
     }
 
@@ -211,6 +212,30 @@ def _machines(session: Session, run_id: int) -> list[dict[str, Any]]:
             "source": path,
         }
         for x, path in rows
+    ]
+
+
+def _pull_requests(session: Session, run_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(m.ProwPullRequest)
+        .join(
+            m.ProwJobRunPullRequest,
+            m.ProwJobRunPullRequest.prow_pull_request_id == m.ProwPullRequest.id,
+        )
+        .where(m.ProwJobRunPullRequest.prow_job_run_id == run_id)
+        .order_by(m.ProwPullRequest.number)
+    )
+    return [
+        {
+            "org": pr.org,
+            "repo": pr.repo,
+            "number": pr.number,
+            "author": pr.author,
+            "sha": pr.sha,
+            "title": pr.title,
+            "link": pr.link,
+        }
+        for pr in rows
     ]
 
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from sippy.ingest.jsonpath import dig
 from sippy.ingest.records import ArtifactError, MachineProblem, NodeProblem, OperatorCondition
 
 NODE_PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
@@ -69,14 +70,6 @@ def _type(value: Any) -> str:
     return "null" if value is None else f"a {type(value).__name__}"
 
 
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -88,11 +81,11 @@ def _text(value: Any) -> str:
 
 
 def _name(obj: dict[str, Any]) -> str:
-    return _text(_dig(obj, "metadata", "name")).strip()
+    return _text(dig(obj, "metadata", "name")).strip()
 
 
 def _conditions(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    conditions = _dig(obj, "status", "conditions")
+    conditions = dig(obj, "status", "conditions")
     if isinstance(conditions, list):
         yield from (c for c in conditions if isinstance(c, dict))
 
@@ -199,7 +192,7 @@ def parse_nodes(data: bytes, source: str) -> list[NodeProblem]:
 
 
 def _roles(node: dict[str, Any]) -> list[str]:
-    labels = _dig(node, "metadata", "labels")
+    labels = dig(node, "metadata", "labels")
     if not isinstance(labels, dict):
         return []
     roles = {
@@ -222,10 +215,10 @@ def parse_machines(data: bytes, source: str) -> list[MachineProblem]:
     """
     found: list[MachineProblem] = []
     for machine in load_objects(data, source, "Machine"):
-        status = _dig(machine, "status")
-        phase = _text(_dig(status, "phase"))
-        reason = _text(_dig(status, "errorReason")) or _text(_dig(status, "failureReason"))
-        message = _text(_dig(status, "errorMessage")) or _text(_dig(status, "failureMessage"))
+        status = dig(machine, "status")
+        phase = _text(dig(status, "phase"))
+        reason = _text(dig(status, "errorReason")) or _text(dig(status, "failureReason"))
+        message = _text(dig(status, "errorMessage")) or _text(dig(status, "failureMessage"))
         if phase == "Failed" or reason or message:
             found.append(
                 MachineProblem(
@@ -233,7 +226,7 @@ def parse_machines(data: bytes, source: str) -> list[MachineProblem]:
                     phase=phase,
                     error_reason=reason,
                     error_message=message,
-                    node=_text(_dig(status, "nodeRef", "name")),
+                    node=_text(dig(status, "nodeRef", "name")),
                     source=source,
                 )
             )

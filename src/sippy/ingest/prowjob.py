@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sippy.ingest.jsonpath import dig
 from sippy.ingest.records import ArtifactError, PullRequest, RunMeta
 
 PROW_VIEW = "https://prow.ci.openshift.org/view/gs"
@@ -184,14 +185,6 @@ def _short(exc: BaseException) -> str:
 # Small typed accessors: every field may be missing, null or of the wrong type.
 
 
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _text(value: Any) -> str:
     """A string field; numbers are accepted (IDs are sometimes written unquoted)."""
     if isinstance(value, str):
@@ -308,19 +301,19 @@ def _meta_from_prowjob(
     finish_doc: dict[str, Any] | None,
     warnings: list[str],
 ) -> RunMeta:
-    spec, status = _dig(pj, "spec"), _dig(pj, "status")
-    labels = _str_map(_dig(pj, "metadata", "labels"))
-    annotations = _str_map(_dig(pj, "metadata", "annotations"))
-    url = _text(_dig(status, "url"))
+    spec, status = dig(pj, "spec"), dig(pj, "status")
+    labels = _str_map(dig(pj, "metadata", "labels"))
+    annotations = _str_map(dig(pj, "metadata", "annotations"))
+    url = _text(dig(status, "url"))
     mapped = prow_url_to_gcs(url)
     build_id = _build_id_from_prowjob(run_path, status, labels, path, warnings)
     job_type = (
-        _text(_dig(spec, "type")).lower()
+        _text(dig(spec, "type")).lower()
         or labels.get("prow.k8s.io/type", "").lower()
         or path.job_type
         or "periodic"
     )
-    bucket = _text(_dig(spec, "decoration_config", "gcs_configuration", "bucket"))
+    bucket = _text(dig(spec, "decoration_config", "gcs_configuration", "bucket"))
     bucket = bucket.removeprefix("gs://").strip("/") or (mapped[0] if mapped else path.bucket)
     gcs_path = mapped[1] if mapped else path.gcs_path
     refs = _refs_from_prowjob(spec, labels, warnings)
@@ -331,12 +324,12 @@ def _meta_from_prowjob(
         job_name=_job_name_from_prowjob(spec, labels, annotations, path, warnings),
         job_type=job_type,
         state=_state_from_prowjob(status, finish_doc, warnings),
-        cluster=_text(_dig(spec, "cluster")),
+        cluster=_text(dig(spec, "cluster")),
         url=url or _view_url(bucket, gcs_path),
         bucket=bucket,
         gcs_path=gcs_path,
-        start=_rfc3339(_dig(status, "startTime")) or _epoch(_dig(start_doc, "timestamp")),
-        completion=_rfc3339(_dig(status, "completionTime")),
+        start=_rfc3339(dig(status, "startTime")) or _epoch(dig(start_doc, "timestamp")),
+        completion=_rfc3339(dig(status, "completionTime")),
         org=refs.org,
         repo=refs.repo,
         base_ref=refs.base_ref,
@@ -346,7 +339,7 @@ def _meta_from_prowjob(
         metadata_source="prowjob.json",
     )
     if meta.completion is None and meta.state not in ("", "pending", "triggered"):
-        meta.completion = _epoch(_dig(finish_doc, "timestamp"))
+        meta.completion = _epoch(dig(finish_doc, "timestamp"))
     return meta
 
 
@@ -357,7 +350,7 @@ def _build_id_from_prowjob(
     path: _PathInfo,
     warnings: list[str],
 ) -> int:
-    build_id = _number(_dig(status, "build_id")) or _number(labels.get("prow.k8s.io/build-id"))
+    build_id = _number(dig(status, "build_id")) or _number(labels.get("prow.k8s.io/build-id"))
     if build_id is None:
         return _require_path_build_id(run_path, path, "prowjob.json has no build id")
     if path.build_id is not None and path.build_id != build_id:
@@ -384,7 +377,7 @@ def _job_name_from_prowjob(
     path: _PathInfo,
     warnings: list[str],
 ) -> str:
-    name = _text(_dig(spec, "job")) or annotations.get("prow.k8s.io/job", "").strip()
+    name = _text(dig(spec, "job")) or annotations.get("prow.k8s.io/job", "").strip()
     if name:
         return name
     label = labels.get("prow.k8s.io/job", "").strip()
@@ -398,7 +391,7 @@ def _job_name_from_prowjob(
 
 
 def _state_from_prowjob(status: Any, finish_doc: dict[str, Any] | None, warnings: list[str]) -> str:
-    state = _text(_dig(status, "state")).lower()
+    state = _text(dig(status, "state")).lower()
     if state and state not in PROW_STATES:
         warnings.append(f"prowjob.json has unknown state {state!r}")
         state = ""
@@ -418,9 +411,9 @@ def _view_url(bucket: str, gcs_path: str) -> str:
 
 
 def _refs_from_prowjob(spec: Any, labels: dict[str, str], warnings: list[str]) -> _Refs:
-    refs = _dig(spec, "refs")
+    refs = dig(spec, "refs")
     if not isinstance(refs, dict):
-        extra = _dig(spec, "extra_refs")
+        extra = dig(spec, "extra_refs")
         refs = extra[0] if isinstance(extra, list) and extra and isinstance(extra[0], dict) else {}
     result = _Refs(_text(refs.get("org")), _text(refs.get("repo")), _text(refs.get("base_ref")))
     pulls = refs.get("pulls")
@@ -493,8 +486,8 @@ def _meta_from_files(
         url=_view_url(path.bucket, path.gcs_path),
         bucket=path.bucket,
         gcs_path=path.gcs_path,
-        start=_epoch(_dig(start_doc, "timestamp")),
-        completion=_epoch(_dig(finish_doc, "timestamp")),
+        start=_epoch(dig(start_doc, "timestamp")),
+        completion=_epoch(dig(finish_doc, "timestamp")),
         org=refs.org,
         repo=refs.repo,
         base_ref=refs.base_ref,
@@ -520,10 +513,10 @@ def _refs_from_files(
     path: _PathInfo, start_doc: dict[str, Any] | None, finish_doc: dict[str, Any] | None
 ) -> _Refs:
     """Refs from started.json `pull`/`repos` (or finished.json metadata) and the pr-logs path."""
-    pull_number = _number(_dig(start_doc, "pull")) or path.pull
-    repos = _dig(start_doc, "repos")
+    pull_number = _number(dig(start_doc, "pull")) or path.pull
+    repos = dig(start_doc, "repos")
     if not isinstance(repos, dict):
-        repos = _dig(finish_doc, "metadata", "repos")
+        repos = dig(finish_doc, "metadata", "repos")
     key, value = _main_repo(repos if isinstance(repos, dict) else {}, pull_number)
     org, _, repo = key.partition("/")
     refs = _Refs(path.org or org, path.repo or repo)

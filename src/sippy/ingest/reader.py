@@ -161,7 +161,7 @@ class _ArtifactReader:
                 self.artifacts[-1].error = "warning: " + "; ".join(warnings)
             return value
         except ArtifactError as exc:
-            self.artifacts[-1].error = str(exc)
+            self.artifacts[-1].error = str(exc).removeprefix(f"{rel}: ")  # path is stored
         except Exception as exc:  # a parser bug must not stop the load
             log.exception("unexpected error parsing %s", rel)
             self.artifacts[-1].error = f"internal error parsing: {exc!r}"
