@@ -140,3 +140,17 @@ def test_presubmit_carries_its_pull_request(server):
     assert (pr["org"], pr["repo"]) == ("openshift", "origin")
     assert pr["number"] > 0 and pr["sha"] and pr["link"].startswith("https://github.com/")
     assert summary["release"] == "Presubmits"
+
+
+def test_unreachable_database_gives_503_json_not_a_crash():
+    from sippy.db.engine import make_engine
+    from tests.helpers import free_port
+
+    engine = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    with running_server(create_app(Settings(), engine)) as base:
+        health = httpx.get(f"{base}/healthz")
+        assert health.status_code == 503 and health.json()["code"] == 503
+        summary = httpx.get(f"{base}/api/job/run/summary", params={"prow_job_run_id": 1})
+        assert summary.status_code == 503
+        assert summary.json() == {"code": 503, "message": "database unavailable; try again shortly"}
+        assert httpx.get(f"{base}/api/capabilities").status_code == 200
