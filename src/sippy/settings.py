@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -17,7 +17,9 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 class Settings(BaseSettings):
     """Everything the tool can be told; each field has an `SIPPY_<NAME>` variable."""
 
-    model_config = SettingsConfigDict(env_prefix="SIPPY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SIPPY_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     database_dsn: str = Field(
         default="sqlite:///sippy.db",
@@ -38,6 +40,33 @@ class Settings(BaseSettings):
         description="GCS JSON API endpoint, for emulators (also read from STORAGE_EMULATOR_HOST).",
     )
     default_bucket: str = "test-platform-results"
+
+    # The model. No endpoint: the built-in summarizer answers, with no model.
+    ai_endpoint: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1/ (Ollama).",
+    )
+    ai_model: str = "meta-llama/Llama-3.1-8B-Instruct"
+    ai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "SIPPY_AI_API_KEY"),
+        description="Bearer token for the endpoint; optional (read from OPENAI_API_KEY).",
+    )
+    ai_max_tokens: int = Field(default=300, ge=16, le=8192, description="Answer length cap.")
+    ai_temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    ai_timeout: float = Field(default=60.0, gt=0, description="Seconds for a whole model call.")
+    ai_connect_timeout: float = Field(default=5.0, gt=0)
+    ai_retries: int = Field(default=2, ge=0, le=10, description="Retries after the first try.")
+    ai_concurrency: int = Field(default=4, ge=1, le=256, description="Model calls at once.")
+    ai_queue_limit: int = Field(
+        default=32, ge=0, description="AI requests that may wait for a model slot; more get 503."
+    )
+    evidence_token_budget: int = Field(
+        default=3000,
+        ge=500,
+        le=200_000,
+        description="Prompt tokens (system + evidence), estimated conservatively.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
