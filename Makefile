@@ -26,6 +26,8 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/load_bench.py
+	$(BIN)/python bench/buildlog_bench.py
+	$(BIN)/python bench/evidence_bench.py
 
 clean:
 	rm -rf $(VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm

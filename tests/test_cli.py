@@ -129,3 +129,57 @@ def test_serve_answers_and_exposes_metrics(tmp_path, db_dsn, env_dsn):
         proc.terminate()
         _, stderr = proc.communicate(timeout=15)
     assert f"curl 'localhost:{port}/api/job/run/summary?prow_job_run_id=" in stderr
+
+
+def test_summarize_loads_a_path_and_answers_without_a_model(tmp_path, db_dsn):
+    samples = tmp_path / "samples"
+    sippy("samples", str(samples), check=True)
+    run_dir = next(d for d in samples.glob("test-platform-results/logs/*/*") if "upgrade" in str(d))
+    result = sippy("summarize", str(run_dir), "--database-dsn", db_dsn)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('The CI job "') and "failed during the upgrade" in result.stdout
+    assert "fail [github.com/openshift/origin/" in result.stdout  # brackets are text, not markup
+
+
+def test_summarize_asks_the_model_then_answers_from_the_cache(tmp_path, db_dsn):
+    from tests.fakes.openai_server import FakeOpenAI
+
+    samples = tmp_path / "samples"
+    sippy("samples", str(samples), check=True)
+    sippy("load", str(samples), "--database-dsn", db_dsn, check=True)
+    run_id = next(samples.glob("test-platform-results/logs/*/*")).name
+    with FakeOpenAI() as fake:
+        fake.reply = "It failed because of a planted cause."
+        args = ["summarize", run_id, "--json", "--database-dsn", db_dsn]
+        first = sippy(*args, "--ai-endpoint", fake.base_url)
+        second = sippy(*args, "--ai-endpoint", fake.base_url, "--ai-model", "mistral")
+        third = sippy(*args, "--ai-endpoint", fake.base_url)
+    answers = [json.loads(r.stdout) for r in (first, second, third)]
+    assert [a["summary"] for a in answers] == ["It failed because of a planted cause."] * 3
+    assert [a["model"] for a in answers] == [
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "mistral",
+        "meta-llama/Llama-3.1-8B-Instruct",
+    ]
+    assert [a["cached"] for a in answers] == [False, False, True]
+    assert len(fake.chat_requests) == 2
+
+
+def test_summarize_with_the_model_down_is_one_clear_line(tmp_path, db_dsn):
+    samples = tmp_path / "samples"
+    sippy("samples", str(samples), check=True)
+    sippy("load", str(samples), "--database-dsn", db_dsn, check=True)
+    run_id = next(samples.glob("test-platform-results/logs/*/*")).name
+    endpoint = f"http://127.0.0.1:{free_port()}/v1"
+    result = sippy(
+        "summarize",
+        run_id,
+        "--database-dsn",
+        db_dsn,
+        "--ai-endpoint",
+        endpoint,
+        env={"SIPPY_AI_RETRIES": "0"},
+    )
+    assert result.returncode == 1
+    assert "error: the model failed (503)" in result.stderr
+    assert "Traceback" not in result.stderr

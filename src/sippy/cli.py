@@ -43,6 +43,31 @@ LogOpt = Annotated[
         show_default=False,
     ),
 ]
+AiEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ai-endpoint",
+        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1/; set OPENAI_API_KEY "
+        "for a key. Unset: the built-in summarizer answers [env SIPPY_AI_ENDPOINT]",
+        show_default=False,
+    ),
+]
+AiModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ai-model",
+        help="Model name [env SIPPY_AI_MODEL; default meta-llama/Llama-3.1-8B-Instruct]",
+        show_default=False,
+    ),
+]
+BudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--evidence-token-budget",
+        help="Prompt tokens, estimated [env SIPPY_EVIDENCE_TOKEN_BUDGET; default 3000]",
+        show_default=False,
+    ),
+]
 
 
 def main() -> None:
@@ -173,6 +198,9 @@ def serve(
     ] = None,
     database_dsn: DsnOpt = None,
     log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+    evidence_token_budget: BudgetOpt = None,
 ) -> None:
     """Serve the HTTP API (and Prometheus metrics on a second port)."""
     import uvicorn
@@ -187,6 +215,9 @@ def serve(
         listen_metrics=listen_metrics,
         database_dsn=database_dsn,
         log_level=log_level,
+        ai_endpoint=ai_endpoint,
+        ai_model=ai_model,
+        evidence_token_budget=evidence_token_budget,
     )
     try:
         host, port = parse_listen(settings.listen)
@@ -228,6 +259,14 @@ def _print_hints(engine: Engine, port: int) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    err.print("Why did it fail? (JSON with -H 'Accept: application/json'; add &stream=true)")
+    for run_id, _job, result in runs:
+        if result != "S":
+            err.print(
+                f"  curl 'localhost:{port}/api/ai/job_run?prow_job_run_id={run_id}'",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @app.command()
@@ -258,6 +297,57 @@ def show(
 
     for summary in summaries:
         render_summary(out, summary)
+
+
+@app.command()
+def summarize(
+    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
+    refresh: Annotated[bool, typer.Option(help="Ask the model again, not the cache")] = False,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+    evidence_token_budget: BudgetOpt = None,
+) -> None:
+    """Why did this run fail? 1-3 sentences from the model (or the built-in summarizer)."""
+    import asyncio
+
+    from sippy.ai.client import ModelError
+    from sippy.ai.service import SummaryService
+    from sippy.analysis.summary import RunNotFound
+    from sippy.db.engine import session_factory
+
+    settings = _settings(
+        database_dsn=database_dsn,
+        log_level=log_level,
+        ai_endpoint=ai_endpoint,
+        ai_model=ai_model,
+        evidence_token_budget=evidence_token_budget,
+    )
+    engine = _engine(settings)
+    run_ids = [int(run)] if run.isdigit() else _load_for_show(run, settings, engine)
+
+    async def answer_all() -> list[dict[str, Any]]:
+        service = SummaryService(settings, session_factory(engine))
+        try:
+            return [(await service.job_run(i, refresh=refresh)).as_dict() for i in run_ids]
+        finally:
+            await service.aclose()
+
+    try:
+        answers = asyncio.run(answer_all())
+    except RunNotFound as exc:
+        _fail(f"{exc}; load it first with `sippy load <path|gs://…|prow URL>`")
+    except ModelError as exc:
+        _fail(f"the model failed ({exc.status}): {exc.message}")
+    if as_json:
+        out.print_json(json.dumps(answers[0] if len(answers) == 1 else answers))
+        return
+    for answer in answers:
+        if len(answers) > 1:
+            out.print(f"[bold]{answer['id']}[/] ({answer['category']}):", highlight=False)
+        out.print(answer["summary"], markup=False, highlight=False, soft_wrap=True)
 
 
 def _load_for_show(source: str, settings: Settings, engine: Engine) -> list[int]:

@@ -1,4 +1,4 @@
-"""Prometheus metrics for the HTTP server and the loader, on the default registry.
+"""Prometheus metrics for the HTTP server, the loader and model calls, on the default registry.
 
 Defined once per process; `sippy serve` exposes them on `--listen-metrics`.
 """
@@ -52,6 +52,26 @@ HTTP = HttpMetrics(
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     ),
     inflight=Gauge("http_requests_inflight", "HTTP requests being served"),
+)
+
+
+@dataclass(frozen=True)
+class AiMetrics:
+    requests: Counter
+    duration: Histogram
+    tokens: Counter
+    in_flight: Gauge
+
+
+AI = AiMetrics(
+    requests=Counter("sippy_ai_requests_total", "Model calls, by outcome", ["outcome"]),
+    duration=Histogram(
+        "sippy_ai_request_duration_seconds",
+        "Model call duration, waiting for a slot and retries included",
+        buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120),
+    ),
+    tokens=Counter("sippy_ai_tokens_total", "Tokens the model reported using", ["kind"]),
+    in_flight=Gauge("sippy_ai_in_flight", "Model calls holding a concurrency slot"),
 )
 
 

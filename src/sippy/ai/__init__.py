@@ -1,0 +1,1 @@
+"""The model client, the prompts and the summarizers (model and built-in)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sippy.evidence.buildlog import line_score
+
 CATEGORIES = {
     "S": "success",
     "F": "test failure",
@@ -69,18 +71,44 @@ def _headline(name: str, summary: dict[str, Any]) -> str:
 
 
 def _why(summary: dict[str, Any]) -> str:
-    """The most decisive line among the failures, else the build log's, else the first line."""
-    sources = [("The failure output says", t) for t in summary["testFailures"].values()]
-    sources += [("The build log says", i.get("text", "")) for i in summary.get("logSnippets") or []]
-    for label, text in sources:
-        line = _decisive_line(text)
+    """The line that says why: when tests decided the result, the first failure's decisive
+    line; otherwise the most telling line of the failed steps and the build log (a cause
+    such as a quota or `level=error` before a bare "step X failed")."""
+    if summary["overallResult"] in ("F", "U"):
+        for text in summary["testFailures"].values():
+            line = _decisive_line(text)
+            if line:
+                return f"The failure output says: {_sentence(line)}"
+    best = _best_log_line(summary)
+    if best:
+        return best
+    for text in summary["testFailures"].values():
+        line = _decisive_line(text) or next(
+            (ln.strip() for ln in text.splitlines() if ln.strip()), ""
+        )
         if line:
-            return f"{label}: {_sentence(line)}"
-    for label, text in sources[:1]:
-        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-        if first:
-            return f"{label}: {_sentence(_cap(first))}"
+            return f"The failure output says: {_sentence(_cap(line))}"
     return ""
+
+
+def _best_log_line(summary: dict[str, Any]) -> str:
+    candidates: list[tuple[int, int, str, str]] = []
+    sources = [
+        (f"Step {step['name']} failed with", step.get("text", ""))
+        for step in summary.get("failedSteps") or []
+    ]
+    sources += [("The build log says", i.get("text", "")) for i in summary.get("logSnippets") or []]
+    for order, (label, text) in enumerate(sources):
+        for line in text.splitlines():
+            scored = line_score(line)
+            if scored:
+                score, kind = scored
+                rank = score if kind != "step-failed" else score - 100  # says where, not why
+                candidates.append((-rank, order, label, line.strip()))
+    if not candidates:
+        return ""
+    _, _, label, line = min(candidates)
+    return f"{label}: {_sentence(_cap(line))}"
 
 
 def _cluster(summary: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from sippy.analysis.history import earlier_test_history
 from sippy.db import models as m
 from sippy.evidence.snippets import failure_snippet
 from sippy.ingest.classify import RESULT_REASONS
@@ -43,6 +44,7 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
     failures = [t for t in real if t["status"] == STATUS_FAILURE]
     flakes = [t for t in real if t["status"] == STATUS_FLAKE]
     duration = run.duration
+    steps, log_snippets = _log_snippets(session, run_id)
     return {
         "id": run.id,
         "name": job.name,
@@ -71,7 +73,9 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
         ),
         "nodes": _nodes(session, run_id),
         "machines": _machines(session, run_id),
-        "logSnippets": [],
+        "failedSteps": steps,
+        "logSnippets": log_snippets,
+        "testHistory": _history(session, run, failures + flakes),
         "prowState": run.prow_state,
         "gcsPath": run.gcs_path,
         "artifactsUrl": _artifacts_url(run),
@@ -117,13 +121,63 @@ def _tests(session: Session, run_id: int) -> list[dict[str, Any]]:
 
 def _by_name(tests: list[dict[str, Any]]) -> dict[str, str]:
     """name -> snippet; a name present in several suites is keyed `<suite>.<name>` instead."""
-    counts = Counter(t["name"] for t in tests)
     return {
-        (f"{t['suite']}.{t['name']}" if counts[t["name"]] > 1 else t["name"]): failure_snippet(
-            t["output"] or "", SNIPPET_BYTES
-        )
-        for t in tests
+        key: failure_snippet(t["output"] or "", SNIPPET_BYTES)
+        for key, t in zip(_keys(tests), tests, strict=True)
     }
+
+
+def _keys(tests: list[dict[str, Any]]) -> list[str]:
+    counts = Counter(t["name"] for t in tests)
+    return [f"{t['suite']}.{t['name']}" if counts[t["name"]] > 1 else t["name"] for t in tests]
+
+
+def _history(
+    session: Session, run: m.ProwJobRun, tests: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Failed and flaked tests (keyed as in testFailures/testFlakes) -> their recent record."""
+    records = earlier_test_history(
+        session,
+        job_id=run.prow_job_id,
+        before=run.timestamp,
+        test_ids=[t["test_id"] for t in tests],
+    )
+    failures = [t for t in tests if t["status"] == STATUS_FAILURE]
+    flakes = [t for t in tests if t["status"] == STATUS_FLAKE]
+    out: dict[str, dict[str, Any]] = {}
+    for group in (failures, flakes):
+        for key, test in zip(_keys(group), group, strict=True):
+            record = records[test["test_id"]]
+            out.setdefault(key, {**record.as_dict(), "summary": record.describe()})
+    return out
+
+
+def _log_snippets(
+    session: Session, run_id: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(failed ci-operator steps, build-log findings), each in its ranked order."""
+    rows = session.execute(
+        select(m.LogSnippetRow, m.ProwJobRunArtifact.path)
+        .outerjoin(m.ProwJobRunArtifact, m.ProwJobRunArtifact.id == m.LogSnippetRow.artifact_id)
+        .where(m.LogSnippetRow.prow_job_run_id == run_id)
+        .order_by(m.LogSnippetRow.position)
+    )
+    steps: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    for row, path in rows:
+        if row.origin == "step":
+            steps.append({"name": row.title, "text": row.text, "source": path})
+        else:
+            findings.append(
+                {
+                    "source": path,
+                    "line": row.line,
+                    "text": row.text,
+                    "kind": row.kind,
+                    "count": row.count,
+                }
+            )
+    return steps, findings
 
 
 def _known_failure(session: Session, run: m.ProwJobRun, failures: list[dict[str, Any]]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,20 +11,31 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sippy.ai.client import ModelError
+
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
     """An error meant for the caller: status code and a message that says what to fix."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.headers = headers
 
 
-def error_response(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=code)
+def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=code, headers=headers)
+
+
+def model_api_error(exc: ModelError) -> ApiError:
+    """A model failure as our error: 502/503/504, with Retry-After when shedding load."""
+    headers = None
+    if exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    return ApiError(exc.status, exc.message, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -36,7 +48,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.code, exc.message)
+    return error_response(exc.code, exc.message, exc.headers)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

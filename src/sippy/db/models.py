@@ -9,6 +9,7 @@ pull requests, and per-run load problems. Types are portable across SQLite and P
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -210,3 +211,70 @@ class MachineProblemRow(Base):
     error_reason: Mapped[str] = mapped_column(Text, default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     node: Mapped[str] = mapped_column(String(256), default="")
+
+
+class LogSnippetRow(Base):
+    """A ranked excerpt of a run's logs: a build-log finding or a failed ci-operator step.
+
+    Found at load time (the build log is scanned in full while it streams by), so the
+    evidence never needs the artifacts again.
+    """
+
+    __tablename__ = "prow_job_run_log_snippets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prow_job_run_id: Mapped[int] = mapped_column(run_fk(), index=True)
+    artifact_id: Mapped[int | None] = mapped_column(artifact_fk())
+    origin: Mapped[str] = mapped_column(String(32))  # "build-log" | "step"
+    title: Mapped[str] = mapped_column(Text, default="")  # step name for "step"
+    line: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32), default="error")
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AiResultRow(Base):
+    """A model answer, cached by what it was computed from.
+
+    The key is the subject (e.g. a run id), a digest of the evidence, the prompt version
+    and the model: new evidence, a new prompt or another model miss the cache on their own.
+    """
+
+    __tablename__ = "ai_results"
+    __table_args__ = (
+        UniqueConstraint("purpose", "subject", "evidence_hash", "prompt_version", "model"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # "job_run", later "test_failure", ...
+    subject: Mapped[str] = mapped_column(String(512))
+    evidence_hash: Mapped[str] = mapped_column(String(64))
+    prompt_version: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(256))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AiCallRow(Base):
+    """Every model call: what was asked of which model, what it cost and how it ended."""
+
+    __tablename__ = "ai_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(512), default="", index=True)
+    model: Mapped[str] = mapped_column(String(256))
+    prompt_version: Mapped[str] = mapped_column(String(64), default="")
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[str] = mapped_column(String(32))
+    upstream_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sippy.evidence.buildlog import scan_build_log
 from sippy.ingest import gather
 from sippy.ingest.classify import classify_run
 from sippy.ingest.junit import merge_test_cases, parse_junit
@@ -20,11 +21,13 @@ from sippy.ingest.prowjob import parse_run_meta
 from sippy.ingest.records import (
     ArtifactError,
     ArtifactInfo,
+    LogSnippet,
     OperatorCondition,
     ParsedRun,
     TestCase,
 )
 from sippy.ingest.sources import RunFolder, Source
+from sippy.ingest.steps import step_failures
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +38,9 @@ GATHER_FILES = {
     "machines.json": "machines",
 }
 META_FILES = {"prowjob.json": "prowjob", "started.json": "started", "finished.json": "finished"}
+STEP_GRAPH = "junit_operator.xml"
+# Part of every fingerprint: a reader that extracts more makes earlier loads stale.
+READER_VERSION = "2"
 
 
 @dataclass(slots=True)
@@ -44,7 +50,7 @@ class ReadLimits:
 
 def fingerprint(run: RunFolder) -> str:
     """A digest of the run's file listing: it changes whenever an artifact we read changes."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"reader {READER_VERSION}\n".encode())
     for rel in sorted(run.files):
         if artifact_kind(rel):
             digest.update(f"{rel}\0{run.files[rel]}\n".encode())
@@ -85,7 +91,11 @@ def read_run(src: Source, run: RunFolder, limits: ReadLimits) -> ParsedRun:
     snapshots: list[tuple[str, list[OperatorCondition], float | None]] = []
     for rel in sorted(run.files):
         kind = artifact_kind(rel)
-        if kind == "junit":
+        if kind == "junit" and rel.rpartition("/")[2] == STEP_GRAPH:
+            for step_cases, steps in reader.parse(rel, kind, _step_graph):
+                cases.extend(step_cases)
+                parsed.log_snippets.extend(steps)
+        elif kind == "junit":
             cases.extend(reader.parse(rel, kind, _junit_cases))
         elif kind == "clusteroperators":
             conditions = reader.parse(rel, kind, _plain(gather.parse_cluster_operators))
@@ -95,7 +105,7 @@ def read_run(src: Source, run: RunFolder, limits: ReadLimits) -> ParsedRun:
         elif kind == "machines":
             parsed.machines.extend(reader.parse(rel, kind, _plain(gather.parse_machines)))
         elif kind == "build-log":
-            reader.record(rel, kind)
+            parsed.log_snippets.extend(reader.scan(rel, kind))
     for rel in run.outside:
         reader.note(rel, "refused", "link leaves the source folder; not read")
     parsed.operators = gather.choose_operator_snapshots(snapshots)
@@ -113,6 +123,14 @@ Parser = Callable[[bytes, str], tuple[list[T], list[str]]]
 def _junit_cases(data: bytes, source: str) -> tuple[list[TestCase], list[str]]:
     result = parse_junit(data, source)
     return result.cases, result.warnings
+
+
+def _step_graph(
+    data: bytes, source: str
+) -> tuple[list[tuple[list[TestCase], list[LogSnippet]]], list[str]]:
+    """junit_operator.xml: its tests (by Sippy's rules) and its failed steps as evidence."""
+    cases, warnings = _junit_cases(data, source)
+    return [(cases, step_failures(data, source))], warnings
 
 
 def _plain(parser: Callable[[bytes, str], list[T]]) -> Parser[T]:
@@ -167,8 +185,31 @@ class _ArtifactReader:
             self.artifacts[-1].error = f"internal error parsing: {exc!r}"
         return []
 
-    def record(self, rel: str, kind: str) -> None:
-        self.artifacts.append(ArtifactInfo(rel, kind, self.run.files[rel]))
+    def scan(self, rel: str, kind: str) -> list[LogSnippet]:
+        """Stream a log through the scanner: memory stays bounded, so no size cap applies."""
+        info = ArtifactInfo(rel, kind, self.run.files[rel])
+        self.artifacts.append(info)
+        if info.size == 0:
+            info.error = "empty file"
+            return []
+        try:
+            with self.src.fs.open(f"{self.run.path}/{rel}", "rb") as stream:
+                findings = scan_build_log(stream)
+        except Exception as exc:  # network, permissions, vanished objects
+            info.error = f"cannot read: {exc}"
+            return []
+        return [
+            LogSnippet(
+                origin="build-log",
+                text=f.text,
+                kind=f.kind,
+                score=f.score,
+                count=f.count,
+                line=f.line,
+                source=rel,
+            )
+            for f in findings
+        ]
 
     def note(self, rel: str, kind: str, message: str) -> None:
         existing = next((a for a in self.artifacts if a.path == rel), None)

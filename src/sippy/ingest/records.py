@@ -84,6 +84,20 @@ class MachineProblem:
 
 
 @dataclass(slots=True)
+class LogSnippet:
+    """A ranked excerpt of the run's logs: a build-log finding or a failed ci-operator step."""
+
+    origin: str  # "build-log" | "step"
+    text: str
+    kind: str = "error"
+    score: int = 0
+    count: int = 1
+    line: int | None = None  # 1-based, in the build log
+    title: str = ""  # the step's name for "step"
+    source: str = ""  # artifact path, relative to the run folder
+
+
+@dataclass(slots=True)
 class PullRequest:
     org: str
     repo: str
@@ -138,6 +152,7 @@ class ParsedRun:
     nodes: list[NodeProblem] = field(default_factory=list)
     machines: list[MachineProblem] = field(default_factory=list)
     artifacts: list[ArtifactInfo] = field(default_factory=list)
+    log_snippets: list[LogSnippet] = field(default_factory=list)
     fingerprint: str = ""  # changes whenever the run's artifacts change
 
     @property

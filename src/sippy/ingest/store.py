@@ -284,10 +284,26 @@ def _insert_problems(session: Session, run: ParsedRun, artifact_ids: dict[str, i
         }
         for x in run.machines
     ]
+    snippets = [
+        {
+            "prow_job_run_id": run_id,
+            "artifact_id": artifact_ids.get(s.source),
+            "origin": s.origin,
+            "title": s.title,
+            "line": s.line,
+            "kind": s.kind,
+            "score": s.score,
+            "count": s.count,
+            "text": s.text,
+            "position": i,
+        }
+        for i, s in enumerate(run.log_snippets)
+    ]
     for model, rows in (
         (m.OperatorConditionRow, operators),
         (m.NodeProblemRow, nodes),
         (m.MachineProblemRow, machines),
+        (m.LogSnippetRow, snippets),
     ):
         if rows:
             session.execute(insert(model), rows)

@@ -1,0 +1,331 @@
+"""The AI job-run summary: evidence, prompt, cache, single-flight, model call, call log.
+
+One object per process, shared by the HTTP API and the CLI. A repeat for the same run,
+evidence, prompt version and model is served from the database without calling the
+model; concurrent requests for the same key share one model call; every model call is
+recorded in `ai_calls`. With no endpoint the built-in summarizer answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from sippy.ai.builtin import builtin_summary, category_for
+from sippy.ai.client import CallRecord, ModelClient
+from sippy.ai.prompt import Prompt, job_run_prompt
+from sippy.analysis.summary import job_run_summary
+from sippy.db import models as m
+from sippy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BUILTIN = "builtin"
+PURPOSE = "job_run"
+
+
+@dataclass(slots=True)
+class RunAnswer:
+    """What `/api/ai/job_run` answers as JSON."""
+
+    id: int
+    summary: str
+    category: str
+    model: str
+    promptVersion: str  # noqa: N815 - the API's key
+    cached: bool
+    evidence: list[dict[str, Any]]
+    usage: dict[str, int | None]
+    durationSeconds: float  # noqa: N815
+    omittedEvidence: dict[str, int] = field(default_factory=dict)  # noqa: N815
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "summary": self.summary,
+            "category": self.category,
+            "model": self.model,
+            "promptVersion": self.promptVersion,
+            "cached": self.cached,
+            "evidence": self.evidence,
+            "omittedEvidence": self.omittedEvidence,
+            "usage": self.usage,
+            "durationSeconds": self.durationSeconds,
+        }
+
+
+@dataclass(slots=True)
+class _Prepared:
+    run_id: int
+    summary: dict[str, Any]
+    prompt: Prompt
+    model: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (
+            PURPOSE,
+            str(self.run_id),
+            self.prompt.evidence.digest,
+            self.prompt.version,
+            self.model,
+        )
+
+
+class SummaryService:
+    """Answers "why did this run fail?" for one loaded run."""
+
+    def __init__(self, settings: Settings, sessions: Callable[[], Session]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.client: ModelClient | None = None
+        if settings.ai_endpoint:
+            self.client = ModelClient(settings, on_call=self._record_call)
+        self._inflight: dict[tuple[str, ...], asyncio.Future[RunAnswer]] = {}
+        self._pending_writes: set[asyncio.Future[None]] = set()
+
+    async def aclose(self) -> None:
+        await self.drain()
+        if self.client is not None:
+            await self.client.aclose()
+
+    @property
+    def model(self) -> str:
+        return self.settings.ai_model if self.client is not None else BUILTIN
+
+    async def job_run(self, run_id: int, *, refresh: bool = False) -> RunAnswer:
+        """The answer for one run; raises RunNotFound or ModelError."""
+        started = time.perf_counter()
+        prepared = await asyncio.to_thread(self._prepare, run_id)
+        if self.client is None:
+            return self._builtin(prepared, started)
+        if not refresh:
+            cached = await asyncio.to_thread(self._cached, prepared)
+            if cached is not None:
+                return cached
+        key = prepared.key
+        if key in self._inflight:  # single-flight: share the call already on its way
+            return await asyncio.shield(self._inflight[key])
+        future: asyncio.Future[RunAnswer] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            answer = await self._ask(prepared, started)
+            future.set_result(answer)
+            return answer
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters may be none
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def job_run_stream(
+        self, run_id: int, *, refresh: bool = False
+    ) -> tuple[RunAnswer, AsyncIterator[str]]:
+        """(the answer's metadata, the text as it is written). A cached or built-in answer
+        arrives as one piece; a model's answer is cached once the stream completes."""
+        started = time.perf_counter()
+        prepared = await asyncio.to_thread(self._prepare, run_id)
+        if self.client is None:
+            answer = self._builtin(prepared, started)
+            return answer, _once(answer.summary)
+        if not refresh:
+            cached = await asyncio.to_thread(self._cached, prepared)
+            if cached is not None:
+                return cached, _once(cached.summary)
+        answer = self._answer(prepared, "", cached=False, usage={}, duration=0.0)
+        return answer, self._stream(prepared, answer, started)
+
+    # Steps ----------------------------------------------------------------------------
+
+    def _prepare(self, run_id: int) -> _Prepared:
+        with self.sessions() as session:
+            summary = job_run_summary(session, run_id)
+        prompt = job_run_prompt(summary, self.settings.evidence_token_budget)
+        return _Prepared(run_id, summary, prompt, self.model)
+
+    def _builtin(self, prepared: _Prepared, started: float) -> RunAnswer:
+        text = builtin_summary(prepared.summary)
+        return self._answer(
+            prepared,
+            text,
+            cached=False,
+            usage={"estimatedPromptTokens": 0},
+            duration=time.perf_counter() - started,
+        )
+
+    async def _ask(self, prepared: _Prepared, started: float) -> RunAnswer:
+        assert self.client is not None
+        completion = await self.client.complete(
+            prepared.prompt.messages, **self._call_labels(prepared)
+        )
+        usage = {
+            "promptTokens": completion.usage.prompt_tokens,
+            "completionTokens": completion.usage.completion_tokens,
+            "estimatedPromptTokens": prepared.prompt.estimated_tokens,
+        }
+        answer = self._answer(
+            prepared,
+            completion.text,
+            cached=False,
+            usage=usage,
+            duration=time.perf_counter() - started,
+        )
+        await asyncio.to_thread(self._store, prepared, answer, completion.duration)
+        return answer
+
+    async def _stream(
+        self, prepared: _Prepared, answer: RunAnswer, started: float
+    ) -> AsyncIterator[str]:
+        assert self.client is not None
+        parts: list[str] = []
+        async for delta in self.client.stream(
+            prepared.prompt.messages, **self._call_labels(prepared)
+        ):
+            parts.append(delta)
+            yield delta
+        answer.summary = "".join(parts).strip()
+        answer.durationSeconds = time.perf_counter() - started
+        answer.usage = {"estimatedPromptTokens": prepared.prompt.estimated_tokens}
+        if answer.summary:
+            await asyncio.to_thread(self._store, prepared, answer, answer.durationSeconds)
+
+    @staticmethod
+    def _call_labels(prepared: _Prepared) -> dict[str, str]:
+        return {
+            "purpose": PURPOSE,
+            "subject": str(prepared.run_id),
+            "prompt_version": prepared.prompt.version,
+        }
+
+    def _answer(
+        self,
+        prepared: _Prepared,
+        text: str,
+        *,
+        cached: bool,
+        usage: dict[str, int | None],
+        duration: float,
+    ) -> RunAnswer:
+        evidence = prepared.prompt.evidence
+        return RunAnswer(
+            id=prepared.run_id,
+            summary=text,
+            category=category_for(prepared.summary["overallResult"]),
+            model=prepared.model,
+            promptVersion=prepared.prompt.version,
+            cached=cached,
+            evidence=evidence.as_list(),
+            omittedEvidence=evidence.omitted,
+            usage=usage,
+            durationSeconds=round(duration, 6),
+        )
+
+    # Cache and call log ---------------------------------------------------------------
+
+    def _cached(self, prepared: _Prepared) -> RunAnswer | None:
+        purpose, subject, digest, version, model = prepared.key
+        with self.sessions() as session:
+            row = session.scalars(
+                select(m.AiResultRow).where(
+                    m.AiResultRow.purpose == purpose,
+                    m.AiResultRow.subject == subject,
+                    m.AiResultRow.evidence_hash == digest,
+                    m.AiResultRow.prompt_version == version,
+                    m.AiResultRow.model == model,
+                )
+            ).first()
+        if row is None:
+            return None
+        return self._answer(
+            prepared,
+            row.result["summary"],
+            cached=True,
+            usage={
+                "promptTokens": row.prompt_tokens,
+                "completionTokens": row.completion_tokens,
+                "estimatedPromptTokens": prepared.prompt.estimated_tokens,
+            },
+            duration=0.0,
+        )
+
+    def _store(self, prepared: _Prepared, answer: RunAnswer, duration: float) -> None:
+        purpose, subject, digest, version, model = prepared.key
+        row = {
+            "purpose": purpose,
+            "subject": subject,
+            "evidence_hash": digest,
+            "prompt_version": version,
+            "model": model,
+            "result": {"summary": answer.summary, "category": answer.category},
+            "prompt_tokens": answer.usage.get("promptTokens"),
+            "completion_tokens": answer.usage.get("completionTokens"),
+            "duration": duration,
+            "created_at": datetime.now(UTC),
+        }
+        try:
+            with self.sessions() as session, session.begin():
+                session.execute(  # a refresh replaces the answer it recomputed
+                    delete(m.AiResultRow).where(
+                        m.AiResultRow.purpose == purpose,
+                        m.AiResultRow.subject == subject,
+                        m.AiResultRow.evidence_hash == digest,
+                        m.AiResultRow.prompt_version == version,
+                        m.AiResultRow.model == model,
+                    )
+                )
+                session.execute(insert(m.AiResultRow), [row])
+        except IntegrityError:
+            pass  # another process stored the same answer first
+        except SQLAlchemyError as exc:  # the answer is still good; only the cache missed it
+            log.warning("could not cache the AI answer for run %s: %s", subject, exc)
+
+    def _record_call(self, record: CallRecord) -> None:
+        """Client hook, on the event loop: write the call log row off the loop."""
+        row = {
+            "purpose": record.purpose,
+            "subject": record.subject,
+            "model": record.model,
+            "prompt_version": record.prompt_version,
+            "prompt_tokens": record.prompt_tokens,
+            "completion_tokens": record.completion_tokens,
+            "duration": record.duration,
+            "attempts": record.attempts,
+            "outcome": record.outcome,
+            "upstream_status": record.upstream_status,
+            "error": record.error,
+            "created_at": datetime.now(UTC),
+        }
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_call(row)
+            return
+        task = loop.run_in_executor(None, self._write_call, row)
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+
+    def _write_call(self, row: dict[str, Any]) -> None:
+        try:
+            with self.sessions() as session, session.begin():
+                session.execute(insert(m.AiCallRow), [row])
+        except SQLAlchemyError as exc:
+            log.warning("could not record a model call: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait for call-log writes still under way (at shutdown, and in tests)."""
+        if self._pending_writes:
+            await asyncio.gather(*self._pending_writes, return_exceptions=True)
+
+
+async def _once(text: str) -> AsyncIterator[str]:
+    yield text

@@ -1,0 +1,1 @@
+"""Real HTTP stand-ins for outside services, for tests that must not mock the client library."""
