@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -90,10 +91,15 @@ class SummaryService:
         self.client: ModelClient | None = None
         if settings.ai_endpoint:
             self.client = ModelClient(settings, on_call=self._record_call)
-        self._inflight: dict[tuple[str, ...], asyncio.Future[RunAnswer]] = {}
+        self._inflight: dict[tuple[str, ...], asyncio.Task[RunAnswer]] = {}
         self._pending_writes: set[asyncio.Future[None]] = set()
 
     async def aclose(self) -> None:
+        """At shutdown: stop model calls still under way, finish the call log, close."""
+        pending = list(self._inflight.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.drain()
         if self.client is not None:
             await self.client.aclose()
@@ -112,21 +118,19 @@ class SummaryService:
             cached = await asyncio.to_thread(self._cached, prepared)
             if cached is not None:
                 return cached
-        key = prepared.key
-        if key in self._inflight:  # single-flight: share the call already on its way
-            return await asyncio.shield(self._inflight[key])
-        future: asyncio.Future[RunAnswer] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            answer = await self._ask(prepared, started)
-            future.set_result(answer)
-            return answer
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters may be none
-            raise
-        finally:
-            del self._inflight[key]
+        # Single-flight: one model call per key, in a task of its own, so a caller that
+        # goes away neither cancels it for the others nor loses the answer for the cache.
+        task = self._inflight.get(prepared.key)
+        if task is None:
+            task = asyncio.create_task(self._ask(prepared, started))
+            self._inflight[prepared.key] = task
+            task.add_done_callback(partial(self._settled, prepared.key))
+        return await asyncio.shield(task)
+
+    def _settled(self, key: tuple[str, ...], task: asyncio.Task[RunAnswer]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here: every waiter may have gone
 
     async def job_run_stream(
         self, run_id: int, *, refresh: bool = False

@@ -242,7 +242,7 @@ def _failures(summary: dict[str, Any]) -> Iterator[_Candidate]:
             text, sizes = f"same output as: {seen[key]}", (200,)
         else:
             seen.setdefault(key, name[:120])
-            sizes = (600, 300, 150) if index < DETAILED_FAILURES else (250, 120)
+            sizes = (500, 250, 120, 0) if index < DETAILED_FAILURES else (250, 120, 0)
         yield _Candidate("failures", _title(title), text, sizes if text else ())
 
 
