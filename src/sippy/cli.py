@@ -350,6 +350,119 @@ def summarize(
         out.print(answer["summary"], markup=False, highlight=False, soft_wrap=True)
 
 
+def _ai_call(settings: Settings, engine: Engine, call):  # type: ignore[no-untyped-def]
+    """Run one AI library call with a service, mapping its errors to one clear line."""
+    import asyncio
+
+    from sippy.ai.client import ModelError
+    from sippy.ai.service import SummaryService
+    from sippy.analysis.summary import RunNotFound
+    from sippy.analysis.test_failure import NotInRun
+    from sippy.db.engine import session_factory
+
+    async def run() -> Any:
+        service = SummaryService(settings, session_factory(engine))
+        try:
+            return await call(service)
+        finally:
+            await service.aclose()
+
+    try:
+        return asyncio.run(run())
+    except RunNotFound as exc:
+        _fail(f"{exc}; load it first with `sippy load <path|gs://…|prow URL>`")
+    except NotInRun as exc:
+        _fail(f"{exc}; see `sippy show RUN_ID` for its failed tests")
+    except ModelError as exc:
+        _fail(f"the model failed ({exc.status}): {exc.message}")
+
+
+@app.command()
+def explain(
+    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    test_name: Annotated[str, typer.Argument(help="The failed test's exact name")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
+    refresh: Annotated[bool, typer.Option(help="Ask the model again, not the cache")] = False,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+) -> None:
+    """What went wrong in one failed test, and ordered debugging steps with links."""
+    from sippy.ai.test_failure import explain as explain_failure
+
+    settings = _settings(
+        database_dsn=database_dsn, log_level=log_level, ai_endpoint=ai_endpoint, ai_model=ai_model
+    )
+    engine = _engine(settings)
+    run_id = int(run) if run.isdigit() else _load_for_show(run, settings, engine)[0]
+    answer = _ai_call(
+        settings, engine, lambda s: explain_failure(s, run_id, test_name, refresh=refresh)
+    )
+    if as_json:
+        out.print_json(json.dumps(answer))
+        return
+    out.print(answer["summary"], markup=False, highlight=False, soft_wrap=True)
+    out.print()
+    for number, step in enumerate(answer["steps"], 1):
+        out.print(f"{number}. {step}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def bug(
+    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    test_name: Annotated[str, typer.Argument(help="The failed test's exact name")],
+    fmt: Annotated[str, typer.Option("--format", help="jira or markdown")] = "jira",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
+    refresh: Annotated[bool, typer.Option(help="Ask the model again, not the cache")] = False,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+) -> None:
+    """A bug title and description for one failed test (Jira wiki markup or Markdown)."""
+    from sippy.ai.bug import FORMATS, draft_bug
+
+    if fmt not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}")
+    settings = _settings(
+        database_dsn=database_dsn, log_level=log_level, ai_endpoint=ai_endpoint, ai_model=ai_model
+    )
+    engine = _engine(settings)
+    run_id = int(run) if run.isdigit() else _load_for_show(run, settings, engine)[0]
+    draft = _ai_call(
+        settings, engine, lambda s: draft_bug(s, run_id, test_name, fmt=fmt, refresh=refresh)
+    )
+    if as_json:
+        out.print_json(json.dumps(draft))
+        return
+    out.print(draft["title"], markup=False, highlight=False, soft_wrap=True)
+    out.print()
+    out.print(draft["description"], markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def history(
+    test_name: Annotated[str, typer.Argument(help="The test's exact name")],
+    job: Annotated[str | None, typer.Option(help="Only this job")] = None,
+    release: Annotated[str | None, typer.Option(help="Only this release")] = None,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+) -> None:
+    """A test's record across the loaded runs (JSON, as /api/tests/history)."""
+    from sippy.analysis.test_history import UnknownTest, history_of_test
+    from sippy.db.engine import session_factory
+
+    settings = _settings(database_dsn=database_dsn, log_level=log_level)
+    engine = _engine(settings)
+    with session_factory(engine)() as session:
+        try:
+            record = history_of_test(session, test_name, job=job, release=release)
+        except UnknownTest as exc:
+            _fail(str(exc))
+    out.print_json(json.dumps(record))
+
+
 def _load_for_show(source: str, settings: Settings, engine: Engine) -> list[int]:
     report = _run_load([source], settings, engine)
     for error in report.source_errors:

@@ -65,6 +65,16 @@ class RunAnswer:
 
 
 @dataclass(slots=True)
+class ModelText:
+    """A model's raw answer, and whether it came from the cache."""
+
+    text: str
+    cached: bool
+    usage: dict[str, int | None]
+    duration: float
+
+
+@dataclass(slots=True)
 class _Prepared:
     run_id: int
     summary: dict[str, Any]
@@ -91,7 +101,7 @@ class SummaryService:
         self.client: ModelClient | None = None
         if settings.ai_endpoint:
             self.client = ModelClient(settings, on_call=self._record_call)
-        self._inflight: dict[tuple[str, ...], asyncio.Task[RunAnswer]] = {}
+        self._inflight: dict[tuple[str, ...], asyncio.Task[Any]] = {}
         self._pending_writes: set[asyncio.Future[None]] = set()
 
     async def aclose(self) -> None:
@@ -127,7 +137,7 @@ class SummaryService:
             task.add_done_callback(partial(self._settled, prepared.key))
         return await asyncio.shield(task)
 
-    def _settled(self, key: tuple[str, ...], task: asyncio.Task[RunAnswer]) -> None:
+    def _settled(self, key: tuple[str, ...], task: asyncio.Task[Any]) -> None:
         self._inflight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here: every waiter may have gone
@@ -237,17 +247,7 @@ class SummaryService:
     # Cache and call log ---------------------------------------------------------------
 
     def _cached(self, prepared: _Prepared) -> RunAnswer | None:
-        purpose, subject, digest, version, model = prepared.key
-        with self.sessions() as session:
-            row = session.scalars(
-                select(m.AiResultRow).where(
-                    m.AiResultRow.purpose == purpose,
-                    m.AiResultRow.subject == subject,
-                    m.AiResultRow.evidence_hash == digest,
-                    m.AiResultRow.prompt_version == version,
-                    m.AiResultRow.model == model,
-                )
-            ).first()
+        row = self._lookup(prepared.key)
         if row is None:
             return None
         return self._answer(
@@ -263,35 +263,83 @@ class SummaryService:
         )
 
     def _store(self, prepared: _Prepared, answer: RunAnswer, duration: float) -> None:
-        purpose, subject, digest, version, model = prepared.key
+        result = {"summary": answer.summary, "category": answer.category}
+        self._save(prepared.key, result, answer.usage, duration)
+
+    def _lookup(self, key: tuple[str, str, str, str, str]) -> m.AiResultRow | None:
+        with self.sessions() as session:
+            return session.scalars(select(m.AiResultRow).where(*_key_filter(key))).first()
+
+    def _save(
+        self,
+        key: tuple[str, str, str, str, str],
+        result: dict[str, Any],
+        usage: dict[str, int | None],
+        duration: float,
+    ) -> None:
+        purpose, subject, digest, version, model = key
         row = {
             "purpose": purpose,
             "subject": subject,
             "evidence_hash": digest,
             "prompt_version": version,
             "model": model,
-            "result": {"summary": answer.summary, "category": answer.category},
-            "prompt_tokens": answer.usage.get("promptTokens"),
-            "completion_tokens": answer.usage.get("completionTokens"),
+            "result": result,
+            "prompt_tokens": usage.get("promptTokens"),
+            "completion_tokens": usage.get("completionTokens"),
             "duration": duration,
             "created_at": datetime.now(UTC),
         }
         try:
             with self.sessions() as session, session.begin():
-                session.execute(  # a refresh replaces the answer it recomputed
-                    delete(m.AiResultRow).where(
-                        m.AiResultRow.purpose == purpose,
-                        m.AiResultRow.subject == subject,
-                        m.AiResultRow.evidence_hash == digest,
-                        m.AiResultRow.prompt_version == version,
-                        m.AiResultRow.model == model,
-                    )
-                )
+                # a refresh replaces the answer it recomputed
+                session.execute(delete(m.AiResultRow).where(*_key_filter(key)))
                 session.execute(insert(m.AiResultRow), [row])
         except IntegrityError:
             pass  # another process stored the same answer first
         except SQLAlchemyError as exc:  # the answer is still good; only the cache missed it
-            log.warning("could not cache the AI answer for run %s: %s", subject, exc)
+            log.warning("could not cache the AI answer for %s %s: %s", purpose, subject, exc)
+
+    # Any other question to the model (test failures, bugs, themes) --------------------
+
+    async def model_text(
+        self, *, purpose: str, subject: str, prompt: Prompt, refresh: bool = False
+    ) -> ModelText:
+        """The model's raw answer to `prompt`, cached and single-flight like job_run."""
+        if self.client is None:
+            raise RuntimeError("no model endpoint configured")
+        key = (purpose, subject, prompt.evidence.digest, prompt.version, self.model)
+        if not refresh:
+            row = await asyncio.to_thread(self._lookup, key)
+            if row is not None:
+                usage = {
+                    "promptTokens": row.prompt_tokens,
+                    "completionTokens": row.completion_tokens,
+                    "estimatedPromptTokens": prompt.estimated_tokens,
+                }
+                return ModelText(row.result["text"], True, usage, 0.0)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._ask_text(key, prompt))
+            self._inflight[key] = task
+            task.add_done_callback(partial(self._settled, key))
+        return await asyncio.shield(task)
+
+    async def _ask_text(self, key: tuple[str, str, str, str, str], prompt: Prompt) -> ModelText:
+        assert self.client is not None
+        started = time.perf_counter()
+        completion = await self.client.complete(
+            prompt.messages, purpose=key[0], subject=key[1], prompt_version=key[3]
+        )
+        usage = {
+            "promptTokens": completion.usage.prompt_tokens,
+            "completionTokens": completion.usage.completion_tokens,
+            "estimatedPromptTokens": prompt.estimated_tokens,
+        }
+        await asyncio.to_thread(
+            self._save, key, {"text": completion.text}, usage, completion.duration
+        )
+        return ModelText(completion.text, False, usage, time.perf_counter() - started)
 
     def _record_call(self, record: CallRecord) -> None:
         """Client hook, on the event loop: write the call log row off the loop."""
@@ -329,6 +377,17 @@ class SummaryService:
         """Wait for call-log writes still under way (at shutdown, and in tests)."""
         if self._pending_writes:
             await asyncio.gather(*self._pending_writes, return_exceptions=True)
+
+
+def _key_filter(key: tuple[str, str, str, str, str]) -> list[Any]:
+    purpose, subject, digest, version, model = key
+    return [
+        m.AiResultRow.purpose == purpose,
+        m.AiResultRow.subject == subject,
+        m.AiResultRow.evidence_hash == digest,
+        m.AiResultRow.prompt_version == version,
+        m.AiResultRow.model == model,
+    ]
 
 
 async def _once(text: str) -> AsyncIterator[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,9 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from sippy.ai.bug import FORMATS, draft_bug
 from sippy.ai.client import ModelError
 from sippy.ai.service import SummaryService
+from sippy.ai.test_failure import explain
 from sippy.analysis.summary import RunNotFound, job_run_summary
+from sippy.analysis.test_failure import NotInRun
+from sippy.analysis.test_history import UnknownTest, history_of_test
 from sippy.api.errors import ApiError, error_response, model_api_error
 from sippy.api.streaming import sse_events
 
@@ -42,6 +47,24 @@ ENDPOINTS: list[dict[str, Any]] = [
         "path": "/api/ai/job_run",
         "description": "Why did this job run fail? 1-3 sentences from the model (or the built-in "
         "summarizer); JSON with Accept: application/json, server-sent events with stream=true",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/tests/history",
+        "description": "A test's runs, failures, flakes and rates across the loaded runs, by job, "
+        "release and variant, with the runs where it failed",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/ai/test_failure",
+        "description": "What went wrong in one failed test of a run, and ordered debugging steps "
+        "with links to the run's artifacts",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/ai/bug",
+        "description": "A bug title and description for one failed test, as Jira wiki markup "
+        "(format=jira) or Markdown (format=markdown)",
         "required_capabilities": ["local_db"],
     },
     {
@@ -110,6 +133,70 @@ async def get_ai_job_run(
     if _wants_json(request):
         return JSONResponse(answer.as_dict())
     return PlainTextResponse(answer.summary + "\n")
+
+
+def _test_name(value: str | None) -> str:
+    if not value:
+        raise ApiError(400, "param 'test_name' is required")
+    return value
+
+
+@router.get("/api/tests/history")
+def get_test_history(
+    session: SessionDep,
+    test_name: Annotated[str | None, Query(description="Exact test name")] = None,
+    job: Annotated[str | None, Query(description="Only this job")] = None,
+    release: Annotated[str | None, Query(description="Only this release, e.g. 4.20")] = None,
+    since: Annotated[datetime | None, Query(description="Only runs started since")] = None,
+) -> dict[str, Any]:
+    try:
+        return history_of_test(
+            session, _test_name(test_name), job=job, release=release, since=since
+        )
+    except UnknownTest as exc:
+        raise ApiError(404, str(exc)) from exc
+
+
+@router.get("/api/ai/test_failure", response_model=None)
+async def get_ai_test_failure(
+    request: Request,
+    prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
+    test_name: Annotated[str | None, Query(description="Exact test name")] = None,
+    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+) -> Response:
+    run_id, name = parse_run_id(prow_job_run_id), _test_name(test_name)
+    try:
+        answer = await explain(request.app.state.ai, run_id, name, refresh=refresh)
+    except (RunNotFound, NotInRun) as exc:
+        raise ApiError(404, str(exc)) from exc
+    except ModelError as exc:
+        raise model_api_error(exc) from exc
+    if _wants_json(request):
+        return JSONResponse(answer)
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(answer["steps"], 1))
+    return PlainTextResponse(f"{answer['summary']}\n\n{steps}\n")
+
+
+@router.get("/api/ai/bug", response_model=None)
+async def get_ai_bug(
+    request: Request,
+    prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
+    test_name: Annotated[str | None, Query(description="Exact test name")] = None,
+    format: Annotated[str, Query(description="jira or markdown")] = "jira",  # noqa: A002
+    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+) -> Response:
+    run_id, name = parse_run_id(prow_job_run_id), _test_name(test_name)
+    if format not in FORMATS:
+        raise ApiError(400, f"param 'format' must be one of {', '.join(FORMATS)}")
+    try:
+        bug = await draft_bug(request.app.state.ai, run_id, name, fmt=format, refresh=refresh)
+    except (RunNotFound, NotInRun) as exc:
+        raise ApiError(404, str(exc)) from exc
+    except ModelError as exc:
+        raise model_api_error(exc) from exc
+    if _wants_json(request):
+        return JSONResponse(bug)
+    return PlainTextResponse(f"{bug['title']}\n\n{bug['description']}\n")
 
 
 def _wants_json(request: Request) -> bool:
