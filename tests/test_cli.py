@@ -183,3 +183,36 @@ def test_summarize_with_the_model_down_is_one_clear_line(tmp_path, db_dsn):
     assert result.returncode == 1
     assert "error: the model failed (503)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_explain_bug_and_history_commands(tmp_path, db_dsn):
+    make_run(
+        tmp_path,
+        JOB,
+        2054903419998572544,
+        files={"artifacts/e2e/openshift-e2e-test/artifacts/junit/junit_e2e.xml": JUNIT_ONE_FAILURE},
+    )
+    test = "[sig-network] pods should talk [Suite:openshift/conformance/parallel]"
+    explained = sippy("explain", str(tmp_path), test, "--database-dsn", db_dsn)
+    assert explained.returncode == 0, explained.stderr
+    assert "fail [github.com/openshift/origin/test/extended/net.go:42]" in explained.stdout
+    assert "\n1. Read the full failure output" in explained.stdout
+    bug = sippy(
+        "bug",
+        "2054903419998572544",
+        test,
+        "--format",
+        "markdown",
+        "--json",
+        "--database-dsn",
+        db_dsn,
+    )
+    assert bug.returncode == 0, bug.stderr
+    draft = json.loads(bug.stdout)
+    assert draft["title"] == "[sig-network] pods should talk: pods cannot talk"
+    assert draft["format"] == "markdown" and "### How often" in draft["description"]
+    record = json.loads(sippy("history", test, "--database-dsn", db_dsn).stdout)
+    assert (record["runs"], record["failures"]) == (1, 1)
+    missing = sippy("explain", "2054903419998572544", "no such test", "--database-dsn", db_dsn)
+    assert missing.returncode == 1
+    assert "has no failed or flaked test named 'no such test'" in missing.stderr
