@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,7 +125,22 @@ def _safe_dsn(dsn: str) -> str:
 
 @app.command()
 def load(
-    sources: Annotated[list[str], typer.Argument(help="Folders, gs://bucket/prefix or Prow URLs")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders, gs://bucket/prefix, Prow URLs, or release payloads: release-controller "
+            "JSON files or .../api/v1/releasestream/<stream>/release/<tag> URLs"
+        ),
+    ],
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            help="Also load the failed runs of each payload from this bucket root: a folder in "
+            "GCS layout or gs://test-platform-results",
+            show_default=False,
+        ),
+    ] = None,
     database_dsn: DsnOpt = None,
     max_artifact_bytes: Annotated[
         int | None,
@@ -135,20 +151,22 @@ def load(
     ] = None,
     log_level: LogOpt = None,
 ) -> None:
-    """Load job runs: every run folder under each SOURCE, idempotently."""
+    """Load job runs and release payloads: every run folder under each SOURCE, idempotently."""
     settings = _settings(
         database_dsn=database_dsn,
         max_artifact_bytes=max_artifact_bytes,
         load_workers=workers,
         log_level=log_level,
     )
-    report = _run_load(sources, settings, _engine(settings))
+    report = _run_load(sources, settings, _engine(settings), artifacts=artifacts)
     _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def _run_load(sources: list[str], settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+def _run_load(  # type: ignore[no-untyped-def]
+    sources: list[str], settings: Settings, engine: Engine, *, artifacts: str | None = None
+):
     from sippy.ingest.load import load_sources
 
     columns = (TextColumn("[bold]loading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -161,18 +179,48 @@ def _run_load(sources: list[str], settings: Settings, engine: Engine):  # type: 
             else:
                 bar.advance(task, amount)
 
-        return load_sources(sources, settings, engine, progress)
+        return load_sources(sources, settings, engine, progress, artifacts=artifacts)
+
+
+MISSING_SHOWN = 10  # per payload: a payload with no artifacts at hand misses dozens
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
     table = Table(title="sippy load", show_lines=False)
     table.add_column("outcome")
     table.add_column("runs", justify="right")
+    if report.payloads:
+        table.add_column("payloads", justify="right")
     for status in ("loaded", "unchanged", "failed"):
-        table.add_row(status, str(report.count(status)))
+        counts = [str(report.count(status))]
+        if report.payloads:
+            counts.append(str(report.count_payloads(status)))
+        table.add_row(status, *counts)
     out.print(table)
+    for p in report.payloads:
+        if p.status != "failed":
+            gone = f", {len(p.missing)} without artifacts" if p.missing else ""
+            out.print(
+                f"payload {p.release_tag}: {p.phase}, {p.jobs} jobs, "
+                f"{len(p.failed_runs)} failed{gone} ({p.status})",
+                highlight=False,
+            )
+    for tag in report.phases_updated:
+        out.print(f"payload {tag}: phase updated from the tags list", highlight=False)
     for error in report.source_errors:
         err.print(f"[red]source failed:[/] {error}", highlight=False)
+    for p in report.payloads:
+        if p.status == "failed":
+            err.print(f"[red]payload failed:[/] {p.why}", highlight=False)
+        for note in p.warnings:
+            err.print(f"[yellow]payload note:[/] {p.release_tag}: {note}", highlight=False)
+        for missing in p.missing[:MISSING_SHOWN]:
+            err.print(f"[red]run artifacts missing:[/] {missing}", highlight=False)
+        if len(p.missing) > MISSING_SHOWN:
+            more = len(p.missing) - MISSING_SHOWN
+            err.print(
+                f"[red]run artifacts missing:[/] {p.release_tag}: {more} more", highlight=False
+            )
     for o in report.outcomes:
         if o.status == "failed":
             err.print(f"[red]run failed:[/] {o.location}: {o.why}", highlight=False)
@@ -461,6 +509,61 @@ def history(
         except UnknownTest as exc:
             _fail(str(exc))
     out.print_json(json.dumps(record))
+
+
+@app.command()
+def themes(
+    release_tag: Annotated[
+        str | None, typer.Argument(help="A loaded payload's tag; omit to use the filters")
+    ] = None,
+    release: Annotated[str | None, typer.Option(help="Only this release, e.g. 4.20")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only runs started since (ISO date)")
+    ] = None,
+    job: Annotated[str | None, typer.Option(help="Only jobs whose name contains this")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
+    refresh: Annotated[bool, typer.Option(help="Ask the model again, not the cache")] = False,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+) -> None:
+    """The failed runs of a payload (or of the loaded runs) grouped by shared cause."""
+    from sippy.ai.themes import payload_themes, run_themes
+    from sippy.analysis.payload import PayloadNotFound
+
+    settings = _settings(
+        database_dsn=database_dsn, log_level=log_level, ai_endpoint=ai_endpoint, ai_model=ai_model
+    )
+    engine = _engine(settings)
+    if release_tag:
+        call = lambda s: payload_themes(s, release_tag, refresh=refresh)  # noqa: E731
+    else:
+        call = lambda s: run_themes(  # noqa: E731
+            s, release=release, since=since, job=job, refresh=refresh
+        )
+    try:
+        result = _ai_call(settings, engine, call)
+    except PayloadNotFound as exc:
+        _fail(f"{exc}; load its release JSON first with `sippy load <file|URL>`")
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+        return
+    head = f"{release_tag} ({result.get('phase')})" if release_tag else "loaded runs"
+    out.print(
+        f"{head}: {result['runs']} failed runs, {len(result['themes'])} themes, "
+        f"{len(result['unexplained'])} unexplained",
+        markup=False,
+        highlight=False,
+    )
+    for number, theme in enumerate(result["themes"], 1):
+        out.print(
+            f"{number}. [{len(theme['runs'])} runs, {len(theme['jobs'])} jobs] {theme['title']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        out.print(f"   {theme['summary']}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _load_for_show(source: str, settings: Settings, engine: Engine) -> list[int]:

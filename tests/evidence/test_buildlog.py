@@ -1,172 +1,471 @@
-"""The streaming build-log scanner: ranking, de-duplication, chunking, bounds, real logs."""
+"""The streaming build-log scanner: ranking, folding, chunking, bounds, real and sample logs."""
 
 from __future__ import annotations
 
 import io
 import itertools
+import json
 import re
+import shutil
+import subprocess
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
-from sippy.evidence.buildlog import LITERALS, PATTERNS, scan_build_log
+from sippy.evidence.buildlog import (
+    FINDING_BYTES,
+    GREP_PATTERNS,
+    KINDS,
+    PATTERNS,
+    PREFILTER,
+    LogFinding,
+    line_score,
+    scan_build_log,
+)
 
 STEP_FAILED = (
     '  * could not run steps: step e2e-aws failed: "e2e-aws" pre steps failed: "e2e-aws" pod '
-    '"e2e-aws-ipi-install-install" failed: could not watch pod: the pod ci-op-x/e2e-aws-ipi-'
-    "install-install failed after 1h0m9s (failed containers: test): ContainerFailed"
+    '"e2e-aws-ipi-install-install" failed: could not watch pod: the pod ci-op-x2k4j9zq/e2e-aws-'
+    "ipi-install-install failed after 1h0m9s (failed containers: test): ContainerFailed"
 )
 CI_OPERATOR_LOG = "\n".join(
     [
-        "INFO[2026-05-13T18:00:00Z] ci-operator version v20260511-abc",
+        "\x1b[36mINFO\x1b[0m[2026-05-13T18:00:00Z] ci-operator version v20260511-abc",
         "INFO[2026-05-13T18:00:01Z] Acquiring leases for test e2e-aws: [aws-quota-slice]",
         'time="2026-05-13T19:45:38Z" level=info msg="Waiting up to 45m0s for bootstrapping"',
         'time="2026-05-13T19:45:38Z" level=error msg="Bootstrap failed to complete: timed out"',
+        '{"component":"entrypoint","error":"wrapped process failed: exit status 1"}',
         "error: failed to execute wrapped command: exit status 1",
         "INFO[2026-05-13T20:04:43Z] Step e2e-aws-ipi-install-install failed after 1h1m24s.",
-        "ERRO[2026-05-13T20:04:43Z] Some steps failed:",
+        "\x1b[31mERRO\x1b[0m[2026-05-13T20:04:43Z] Some steps failed:",
+        "\x1b[31mERRO\x1b[0m[2026-05-13T20:04:43Z]",
         STEP_FAILED,
-        "INFO[2026-05-13T20:04:44Z] Reporting job state 'failed'",
+        "INFO[2026-05-13T20:04:44Z] Reporting job state 'failed' with reason 'step_failed'",
     ]
 ).encode()
+FILLER = b'time="2026-05-13T19:05:19Z" level=info msg="Still waiting for the cluster: 80% done"\n'
+PLANTED = b"An error occurred (VpcLimitExceeded) when calling the CreateVpc operation\n"
 
 
-def scan(data: bytes, chunk: int | None = None, **kw):
+def scan(data: bytes, chunk: int | None = None, **kw) -> list[LogFinding]:
+    """Scan from a file object, or from an iterable of `chunk`-byte pieces."""
     if chunk is None:
         return scan_build_log(io.BytesIO(data), **kw)
-    return scan_build_log([data[i : i + chunk] for i in range(0, len(data), chunk)], **kw)
+    return scan_build_log((data[i : i + chunk] for i in range(0, len(data), chunk)), **kw)
 
 
-def test_the_step_failure_ranks_first_and_generic_wrappers_last():
+def matched_line(finding: LogFinding, data: bytes) -> str:
+    """The log line a finding points at, as the scanner shows it."""
+    raw = data.split(b"\n")[finding.line - 1]
+    return re.sub(r"\x1b\[[0-9;]*m", "", raw.decode("utf-8", "replace")).rstrip()
+
+
+# --- ranking ------------------------------------------------------------------------------
+
+
+def test_the_failed_step_ranks_first_and_wrappers_last():
     findings = scan(CI_OPERATOR_LOG)
-    assert findings[0].kind == "step-failed"
-    assert "could not run steps" in findings[0].text or "Some steps failed" in findings[0].text
-    kinds = [f.kind for f in findings]
-    assert "level-error" in kinds
-    wrapper = next(
-        f
-        for f in findings
-        if f.text.endswith("exit status 1") or "wrapped command" in f.text.splitlines()[-1]
+    top = findings[0]
+    assert (top.kind, top.line) == ("step-failed", 10)
+    assert top.text.splitlines() == [
+        "ERRO[2026-05-13T20:04:43Z] Some steps failed:",  # the bare "ERRO[...]" line is left out
+        STEP_FAILED,
+        "INFO[2026-05-13T20:04:44Z] Reporting job state 'failed' with reason 'step_failed'",
+    ]
+    assert matched_line(findings[1], CI_OPERATOR_LOG).endswith(
+        "Step e2e-aws-ipi-install-install failed after 1h1m24s."
     )
-    assert wrapper.score < findings[0].score
+    by_line = {f.line: f for f in findings}
+    assert by_line[4].kind == "level-error"  # the installer's own error
+    wrappers = [by_line[5], by_line[6]]
+    assert all(w.score < min(by_line[4].score, top.score) for w in wrappers)
+    assert {f.kind for f in findings} <= set(KINDS)
 
 
-def test_an_error_in_the_middle_of_a_large_log_is_found_with_its_line_number():
-    filler = b'time="2026-05-13T19:05:19Z" level=info msg="Still waiting for the cluster"\n'
-    planted = b"An error occurred (VpcLimitExceeded) when calling the CreateVpc operation\n"
-    lines = 120_000
-    data = filler * (lines // 2) + planted + filler * (lines // 2)
-    findings = scan(data)
-    assert findings[0].line == lines // 2 + 1
-    assert "VpcLimitExceeded" in findings[0].text
-    assert findings[0].kind == "infrastructure"
-
-
-def test_duplicates_fold_into_one_finding_with_a_count():
-    data = b"".join(
-        f'time="2026-05-13T19:{i % 60:02d}:38Z" level=error msg="pod etcd-{i:05d}'
-        f' at 10.0.0.{i % 250} unreachable"\n'.encode()
-        for i in range(500)
+def test_the_reason_in_a_failed_step_line_gives_its_kind():
+    line = (
+        b"  * could not run steps: step fips-payload-scan failed: failed to acquire lease for"
+        b' "openshift-org-aws-quota-slice": status 502 Bad Gateway\n'
     )
-    findings = scan(data)
-    assert len(findings) == 1
-    assert findings[0].count == 500 and findings[0].line == 1
+    (finding,) = scan(line)
+    assert (finding.kind, finding.score) == ("lease", 100)
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 100, 4096])
-def test_results_do_not_depend_on_how_the_log_is_chunked(chunk):
-    data = CI_OPERATOR_LOG * 3 + "naïve café ✗ error: multi-byte ✓\n".encode() * 2
-    assert scan(data, chunk, context=2) == scan(data, context=2)
-
-
-def test_invalid_utf8_and_control_bytes_never_raise():
-    data = b"\xff\xfe error: bad \xc3 bytes \x00\x07 here\n\x1b[31mERROR: red\x1b[0m\n"
-    findings = scan(data)
-    assert findings and all(isinstance(f.text, str) for f in findings)
-    assert "\x1b" not in "".join(f.text for f in findings)
-    assert any("ERROR: red" in f.text for f in findings)
-
-
-def test_empty_input():
-    assert scan(b"") == []
-    assert scan_build_log([]) == []
-
-
-def test_a_huge_single_line_is_bounded_in_memory():
-    size = 20 * 1024 * 1024
-    chunks = (b"x" * (1 << 20) for _ in range(size >> 20))
-    tracemalloc.start()
-    findings = scan_build_log(
-        itertools.chain([b"error: at the start "], chunks, [b" tail\nlevel=error next line\n"])
+def test_consequences_rank_below_causes():
+    data = b"\n".join(
+        [
+            b"WARNING: retrying describe-account-attributes (1/5): Throttling: Rate exceeded",
+            PLANTED.rstrip(),
+            b"INFO[2026-05-13T20:04:43Z] Step e2e-aws-ipi-install-install failed after 1h.",
+            b"INFO[2026-05-13T20:14:43Z] Step e2e-aws-gather-extra failed after 10s.",
+        ]
     )
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < size // 4
-    assert [f.line for f in findings] == [1, 2] or [f.line for f in findings] == [2, 1]
-    assert all(len(f.text.encode()) <= 1024 for f in findings)
-
-
-def test_output_is_deterministic_and_bounded():
-    data = b"".join(
-        f"error: distinct failure number {chr(97 + i % 26) * (i % 7 + 1)}{i}\n".encode()
-        for i in range(5000)
-    )
-    first = scan(data, max_findings=20)
-    assert first == scan(data, max_findings=20)
-    assert len(first) == 20
+    ranked = [f.line for f in scan(data)]
+    assert ranked == [3, 2, 4, 1]  # the failed step, the quota, a gather step, a retry
 
 
 @pytest.mark.parametrize(
     "line",
     [
-        "could not run steps: x",
-        "Some steps failed:",
-        "Step e2e failed after 1m.",
-        'pod "x" failed: y',
-        "VpcLimitExceeded",
-        "InsufficientInstanceCapacity",
-        "Quota exceeded for quota metric",
-        "QuotaExceeded",
-        "failed to acquire lease for aws",
-        "Lease request timed out",
-        "Suite run returned error: boom",
-        "error: 2 fail, 175 pass, 242 skip",
-        "panic: runtime error",
-        "fatal error: concurrent map writes",
-        "fail [a.go:1]: boom",
-        "[FAILED] in [It]",
-        "--- FAIL: TestX",
-        "level=fatal msg=x",
-        "Installation failed",
-        "timed out waiting for the condition",
-        "context deadline exceeded",
-        "read: i/o timeout",
-        "ERROR: x",
-        "Failed to pull image",
+        'time="2026-05-14T15:46:03Z" level=info msg="event interval matches '
+        'ConnectionErrorDuringSingleNodeAPIServerTargetDown" error: none',
+        "INFO[2026-05-14T15:46:03Z] Retrying: error: transient",
+        "localhost : ok=89 changed=29 unreachable=0 failed=0 skipped=33",
+        "Ran 12 suites: 0 errors, 0 failures",
+        "summary errors=0 failures=0",
+        "+ openshift-tests run --fail-fast=false --on-error=continue",
+        "cp /var/log/error: /tmp/x",
+        "ERRO[2026-05-14T15:46:03Z]",
     ],
 )
-def test_every_pattern_is_reachable_through_the_literal_prefilter(line):
-    assert any(re.search(pattern, line) for _, _, pattern in PATTERNS)
-    assert any(literal in line.lower().encode() for literal in LITERALS)
-    assert scan(f"{line}\n".encode()), line
+def test_lines_that_only_echo_an_error_are_ignored(line):
+    assert scan(line.encode() + b"\n") == []
 
 
-def test_real_build_logs_give_the_failed_step_first(realdata):
-    excerpts = sorted(realdata.rglob("build-log.tail-excerpt.txt"))
-    if not excerpts:
-        pytest.skip("no build-log excerpts in realdata")
-    for path in excerpts:
-        text = path.read_bytes()
-        findings = scan_build_log(io.BytesIO(text))
-        if b"could not run steps" in text:
-            top = findings[0]
-            assert top.kind == "step-failed", path
-            assert "could not run steps" in top.text, path
-            expected = text[: text.index(b"could not run steps")].count(b"\n") + 1
-            assert top.line in (expected - 2, expected - 1, expected), path
+def test_an_error_next_to_a_flag_still_counts():
+    (finding,) = scan(b"error: unknown flag --fail-fast\n")
+    assert finding.kind == "error"
 
 
-def test_patterns_are_in_score_order():
-    """The scanner takes the first matching pattern as the best one."""
-    scores = [score for _, score, _ in PATTERNS]
+def test_line_score_agrees_with_the_scanner():
+    findings = scan(CI_OPERATOR_LOG)
+    for finding in findings:
+        assert line_score(matched_line(finding, CI_OPERATOR_LOG)) == (finding.score, finding.kind)
+    assert line_score("all good") is None
+
+
+# --- finding things anywhere, folding -----------------------------------------------------
+
+
+def test_an_error_in_the_middle_of_a_large_log_is_found_with_its_line_number():
+    half = 25_000  # about 2 x 2.2 MB: several chunk reads
+    data = FILLER * half + PLANTED + FILLER * half
+    (finding,) = scan(data)
+    assert (finding.line, finding.kind, finding.count) == (half + 1, "quota", 1)
+    assert finding.text.splitlines() == [
+        FILLER.decode().rstrip(),
+        FILLER.decode().rstrip(),
+        PLANTED.decode().rstrip(),
+        FILLER.decode().rstrip(),
+        FILLER.decode().rstrip(),
+    ]
+
+
+def test_copies_fold_into_the_first_with_a_count():
+    data = b"".join(
+        f'time="2026-05-13T19:{i % 60:02d}:38Z" level=error msg="pod etcd-7d9f8b6c5d-'
+        f'{"bcdfg"[i % 5]}{"hjklm"[i % 5]}x2z at 10.0.0.{i % 250}:2379 unreachable after {i}s"\n'
+        "".encode()
+        for i in range(500)
+    )
+    data = b"before\n" + data
+    (finding,) = scan(data)
+    assert (finding.line, finding.count) == (2, 500)
+    assert finding.text.splitlines()[0] == "before"
+    assert "19:00:38Z" in finding.text  # the first copy's own line
+
+
+def test_distinct_messages_stay_apart_and_output_is_bounded_and_deterministic():
+    words = ["".join(p) for p in itertools.product("bcdfghjklm", repeat=4)][:3000]
+    data = b"".join(f"error: cannot reach component {w}\n".encode() for w in words)
+    first = scan(data)
+    assert len(first) == 20 and first == scan(data)
+    assert [f.line for f in first] == list(range(1, 21))  # equal scores: earliest first
+    assert len(scan(data, max_findings=3000)) > 500  # more kept than shown, capped below
+    assert scan(data, max_findings=0) == []
+
+
+# --- chunking and bytes -------------------------------------------------------------------
+
+
+def test_results_do_not_depend_on_how_the_log_is_cut():
+    data = (
+        CI_OPERATOR_LOG
+        + b"\n"
+        + FILLER * 3
+        + "naïve café ✗ error: multi-byte ✓\n".encode() * 2
+        + b"x" * 3000
+        + b" error: after a long run\n"
+        + CI_OPERATOR_LOG
+    )
+    whole = scan(data, context=2)
+    assert whole
+    for size in (1, 2, 7, 100, 4096):
+        assert scan(data, size, context=2) == whole, size
+    # a match split across two reads
+    cut = data.index(b"could not run steps") + 7
+    assert scan_build_log([data[:cut], data[cut:]], context=2) == whole
+
+
+def test_invalid_utf8_control_bytes_and_colours_never_raise():
+    data = (
+        b"\xff\xfe error: bad \xc3 bytes \x00\x07 here\n"
+        b"\x1b[31mERROR: red\x1b[0m\r\n" + bytes(range(256)) + b"\n"
+    )
+    findings = scan(data)
+    texts = "\n".join(f.text for f in findings)
+    assert "ERROR: red" in texts and "\x1b" not in texts and "\x00" not in texts
+    assert "\ufffd" in texts  # invalid bytes are replaced, not dropped
+
+
+def test_a_multibyte_character_at_the_cut_is_not_split():
+    line = b"error: " + "é".encode() * 100 + b"\n"  # 207 bytes; cut at 64 falls inside an é
+    (finding,) = scan(b"\xe2\x9c\x97 before " + "✓".encode() * 90 + b"\n" + line, max_line_bytes=64)
+    matched = finding.text.splitlines()[1]
+    assert matched.startswith("error: é") and "\ufffd" not in finding.text
+    assert len(matched.encode()) <= 64
+    finding.text.encode().decode("utf-8")  # whole characters only
+
+
+def test_a_long_line_is_cut_at_max_line_bytes():
+    data = b"error: at the start " + b"y" * 10_000 + b" error: at the end\nnext\n"
+    (finding,) = scan(data, max_line_bytes=256)
+    assert finding.line == 1 and "at the start" in finding.text and "at the end" not in finding.text
+    assert scan(b"y" * 10_000 + b" error: beyond the cut\n", max_line_bytes=256) == []
+
+
+def test_a_20mb_line_without_newline_is_streamed_in_bounded_memory():
+    size = 20 * 2**20
+    chunks = itertools.chain(
+        [b"level=error msg=boom at the start "],
+        (b"x" * 2**20 for _ in range(size >> 20)),
+        [b" tail\npanic: next line\n", b"z" * (5 * 2**20)],  # and one more, unterminated
+    )
+    tracemalloc.start()
+    try:
+        findings = scan_build_log(chunks)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 5, peak
+    assert sorted((f.line, f.kind) for f in findings) == [(1, "level-error"), (2, "panic")]
+    assert all(len(f.text.encode()) <= FINDING_BYTES for f in findings)
+
+
+def test_empty_input():
+    assert scan(b"") == []
+    assert scan_build_log([]) == []
+    assert scan_build_log([b"", b""]) == []
+    assert scan(b"\n\n\n") == []
+
+
+def test_the_last_line_needs_no_newline():
+    (finding,) = scan(FILLER * 3 + b"panic: no newline")
+    assert (finding.line, finding.kind) == (4, "panic")
+
+
+def test_finding_text_is_bounded():
+    long = b"level=error msg=" + "é".encode() * 3000 + b"\n"
+    findings = scan(long * 3 + b"z" * 5000 + b"\n" + long.replace(b"error", b"fatal"), context=5)
+    assert findings
+    for finding in findings:
+        assert len(finding.text.encode()) <= FINDING_BYTES
+        finding.text.encode().decode("utf-8")
+
+
+# --- the pattern data -----------------------------------------------------------------------
+
+
+def test_patterns_are_in_score_order_and_of_known_kinds():
+    scores = [p.score for p in PATTERNS]
     assert scores == sorted(scores, reverse=True)
+    assert {p.kind for p in PATTERNS} == set(KINDS)
+
+
+def test_every_pattern_literal_holds_a_prefilter_literal():
+    """Otherwise the byte-level prefilter could skip a line the pattern matches."""
+    for pattern in PATTERNS:
+        assert pattern.literal == pattern.literal.lower()
+        assert any(p.decode() in pattern.literal for p in PREFILTER), pattern
+
+
+EXAMPLES = [
+    "  * could not run steps: step e2e failed: x",
+    "INFO[x] Step e2e-aws-ipi-install failed after 1m.",
+    'could not watch: "e2e" pod "e2e-gather" failed: x',
+    'failed to acquire lease for "aws-quota-slice": status 502',
+    "An error occurred (VpcLimitExceeded) when calling the CreateVpc operation",
+    "Quota 'CPUS' exceeded. Limit: 24.0 in region us-central1",
+    "QuotaExceeded: Operation could not be completed",
+    "Throttling: Rate exceeded",
+    "InsufficientInstanceCapacity: We currently do not have sufficient capacity",
+    "results in exceeding approved standardDSv3Family Cores quota",
+    "Suite run returned error: failed due to a MonitorTest failure",
+    "error: 2 blocking fail, 0 informing fail, 30 pass, 2 skip (2h39m5s)",
+    "DONE 494 tests, 26 skipped, 2 failures in 0.014s",
+    "panic: runtime error: invalid memory address",
+    "fatal error: concurrent map writes",
+    "Blocking test failures:",
+    "Failing tests:",
+    'time="x" level=fatal msg="failed to fetch Cluster"',
+    "FATA[0000] cannot load configuration",
+    "fail [github.com/openshift/origin/test/e2e.go:12]: expected true",
+    "[FAILED] in [It] - /go/src/test.go:55",
+    "--- FAIL: TestCreateCluster (3102.49s)",
+    "=== FAIL: . TestCreateCluster/Teardown (1945.15s)",
+    "FAIL",
+    'failed: (1m2s) 2026-05-14T00:02:11 "[sig-network] a test"',
+    'time="x" level=error msg="Bootstrap failed to complete"',
+    "Test Failed! suite=[root BackendDisruption], testCase=should collect",
+    "Install failed: timeout",
+    "Installation failed",
+    "failed to provision control-plane machines",
+    "Process did not finish before 4h0m0s timeout",
+    "ERRO[x] Failed to release leaked leases error=no resource name",
+    "error: timed out waiting for the condition",
+    "Get https://x: context deadline exceeded",
+    "dial tcp 10.0.0.1:6443: i/o timeout",
+    "timeout waiting for the pods",
+    "net/http: TLS handshake timeout",
+    "make: *** [Makefile:61: ironic] Error 1",
+    "Error from server (Forbidden): pods is forbidden",
+    "error: image not found",
+    "2026-03-27 00:39:25+00:00 - ERROR: Cluster reported invalid state",
+    "error running options: boom",
+    "ERRO[2026-05-13T00:48:13Z] Some steps failed:",
+    "ERRO[2026-05-13T00:11:53Z] cannot release",
+    "Reporting job state 'failed' with reason 'executing_graph:step_failed'",
+    "Failed to download kubeconfig",
+    "TASK FAILED",
+    "Failed: boom",
+]
+
+
+def test_every_pattern_has_an_example_and_examples_hold_their_literals():
+    for pattern in PATTERNS:
+        regex = re.compile(pattern.regex)
+        matches = [line for line in EXAMPLES if regex.search(line)]
+        assert matches, pattern
+        assert all(pattern.literal in line.lower() for line in matches), pattern
+    for line in EXAMPLES:
+        assert scan(line.encode() + b"\n"), line
+
+
+@pytest.mark.skipif(shutil.which("grep") is None, reason="grep not installed")
+def test_grep_reads_the_patterns_as_python_does(tmp_path):
+    """GREP_PATTERNS must mean the same to `grep -E` (the benchmark's reference)."""
+    lines = [*EXAMPLES, "all good", "Step phase test failed after 2h.", "errors: 0"]
+    path = tmp_path / "lines.txt"
+    path.write_text("\n".join(lines) + "\n")
+    for pattern in GREP_PATTERNS:
+        done = subprocess.run(
+            ["grep", "-E", "-n", "-e", pattern, str(path)], capture_output=True, check=False
+        )
+        assert done.returncode in (0, 1) and not done.stderr, (pattern, done.stderr)
+        by_grep = {int(row.split(b":", 1)[0]) for row in done.stdout.splitlines()}
+        by_python = {i for i, line in enumerate(lines, 1) if re.search(pattern, line)}
+        assert by_grep == by_python, pattern
+
+
+# --- real build logs (../shared/realdata) and generated samples -----------------------------
+
+
+def _excerpt(realdata: Path, job: str) -> bytes:
+    paths = sorted(realdata.rglob(f"jobs/*/{job}/build-log.tail-excerpt.txt"))
+    if not paths:
+        pytest.skip(f"no build-log excerpt for {job} in realdata")
+    return paths[0].read_bytes()
+
+
+def _has(findings: list[LogFinding], data: bytes, text: str) -> LogFinding:
+    """The finding whose own line (not its context) holds `text`."""
+    found = next((f for f in findings if text in matched_line(f, data)), None)
+    assert found is not None, f"{text!r} not in {[matched_line(f, data) for f in findings]}"
+    return found
+
+
+def test_real_excerpts_put_the_failed_step_first(realdata):
+    paths = sorted(realdata.rglob("build-log.tail-excerpt.txt"))
+    if not paths:
+        pytest.skip("no build-log excerpts in realdata")
+    checked = 0
+    for path in paths:
+        data = path.read_bytes()
+        findings = scan_build_log(io.BytesIO(data))
+        assert findings == scan(data, 4099), path
+        if b"could not run steps" in data:
+            top = findings[0]
+            assert top.score == 100 and "could not run steps" in matched_line(top, data), path
+            assert top.line == data[: data.index(b"could not run steps")].count(b"\n") + 1
+            checked += 1
+        for finding in findings:
+            assert matched_line(finding, data)[:60] in finding.text, (path, finding.line)
+            assert len(finding.text.encode()) <= FINDING_BYTES
+    assert checked >= 4
+
+
+def test_real_excerpts_surface_the_decisive_lines(realdata):
+    data = _excerpt(realdata, "aws-ovn-serial-1of2")
+    serial = scan_build_log(io.BytesIO(data))
+    step = serial[1]
+    assert step.kind == "step-failed"
+    assert matched_line(step, data).endswith(
+        "Step e2e-aws-ovn-serial-openshift-e2e-test failed after 2m54s."
+    )
+    cause = _has(serial, data, "error: couldn't retrieve test suites: failed to extract")
+    wrapper = _has(serial, data, "error: failed to execute wrapped command: exit status 1")
+    assert cause.score > wrapper.score and cause.count == 2  # printed twice: folded
+
+    data = _excerpt(realdata, "fips-scan")
+    lease = scan_build_log(io.BytesIO(data))
+    assert lease[0].kind == "lease" and "failed to acquire lease" in matched_line(lease[0], data)
+
+    data = _excerpt(realdata, "aws-ovn-upgrade-4.20-micro-fips")
+    upgrade = scan_build_log(io.BytesIO(data))
+    suite = _has(upgrade, data, "Suite run returned error: 2 blocking fail, 0 informing fail")
+    assert suite.kind == "suite-error" and suite is upgrade[2]
+    _has(upgrade, data, "Blocking test failures:")
+
+    data = _excerpt(realdata, "hypershift-e2e-aws")
+    hypershift = scan_build_log(io.BytesIO(data))
+    _has(hypershift, data, "DONE 494 tests, 26 skipped, 2 failures")
+    failed = _has(hypershift, data, "--- FAIL: TestCreateClusterPrivateWithRouteKAS (")
+    assert failed.kind == "test-failed"
+
+    data = _excerpt(realdata, "metal-ipi-ovn-ipv6")
+    metal = scan_build_log(io.BytesIO(data))
+    _has(metal, data, "make: *** [Makefile:61: ironic] Error 1")
+    _has(metal, data, 'error: image "virthost.ostest.test.metalkube.org:5000/localimages/')
+
+    data = _excerpt(realdata, "aws-ovn-serial")  # 4.18: 1,495 lines, many INFO mentions
+    noisy = scan_build_log(io.BytesIO(data), max_findings=100)
+    assert not any("level=info" in matched_line(f, data) for f in noisy)
+
+
+def test_line_numbers_agree_with_the_build_log_digests(realdata):
+    """build_log.json keeps a log's tail and its error lines with their line numbers."""
+    digests = sorted(realdata.rglob("build_log.json"))
+    if not digests:
+        pytest.skip("no build_log.json digests in realdata")
+    agreed = 0
+    for path in digests:
+        digest = json.loads(path.read_text())
+        tail = "\n".join(digest["tail_lines"]).encode() + b"\n"
+        offset = digest["tail_start_line"] - 1
+        listed = {e["line_number"]: e["text"] for e in digest["error_warning_lines"]}
+        for finding in scan_build_log(io.BytesIO(tail), max_findings=50):
+            line = matched_line(finding, tail)
+            assert line[:60] in finding.text, path
+            if finding.line + offset in listed:
+                assert re.sub(r"\x1b\[[0-9;]*m", "", listed[finding.line + offset]) == line
+                agreed += 1
+    assert agreed >= 10
+
+
+def test_generated_runs_root_causes_are_found(tmp_path):
+    from sippy.samples.generator import generate_samples
+
+    runs = generate_samples(tmp_path)
+    checked = 0
+    for run in runs:
+        (log,) = tmp_path.glob(f"**/{run.build_id}/build-log.txt")
+        data = log.read_bytes()
+        lines = data.decode().split("\n")
+        findings = scan_build_log(io.BytesIO(data))
+        for cause in run.root_cause_lines:
+            if cause in lines:
+                found = _has(findings, data, cause.strip()[:100])
+                assert found.line == lines.index(cause) + 1
+                checked += 1
+    assert checked >= 4

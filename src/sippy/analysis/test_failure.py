@@ -22,7 +22,7 @@ from sippy.evidence.buildlog import line_score
 from sippy.ingest.records import STATUS_FAILURE, STATUS_FLAKE
 
 _STEP_DIR = re.compile(r"^(artifacts/(?P<target>[^/]+)/(?P<step>[^/]+))/")
-INFRA_KINDS = {"infrastructure", "lease"}
+INFRA_KINDS = {"infrastructure", "quota", "lease"}
 MIN_HISTORY = 3
 
 

@@ -16,6 +16,8 @@ from sippy.ai.bug import FORMATS, draft_bug
 from sippy.ai.client import ModelError
 from sippy.ai.service import SummaryService
 from sippy.ai.test_failure import explain
+from sippy.ai.themes import payload_themes, run_themes
+from sippy.analysis.payload import PayloadNotFound
 from sippy.analysis.summary import RunNotFound, job_run_summary
 from sippy.analysis.test_failure import NotInRun
 from sippy.analysis.test_history import UnknownTest, history_of_test
@@ -65,6 +67,18 @@ ENDPOINTS: list[dict[str, Any]] = [
         "path": "/api/ai/bug",
         "description": "A bug title and description for one failed test, as Jira wiki markup "
         "(format=jira) or Markdown (format=markdown)",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/ai/payload",
+        "description": "A release payload's phase, jobs, and its failed jobs grouped by shared "
+        "cause (themes), largest first",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/ai/themes",
+        "description": "Common themes across the loaded failed runs, filtered by release, job "
+        "and start time",
         "required_capabilities": ["local_db"],
     },
     {
@@ -197,6 +211,38 @@ async def get_ai_bug(
     if _wants_json(request):
         return JSONResponse(bug)
     return PlainTextResponse(f"{bug['title']}\n\n{bug['description']}\n")
+
+
+@router.get("/api/ai/payload")
+async def get_ai_payload(
+    request: Request,
+    release_tag: Annotated[str | None, Query(description="e.g. 4.20.0-0.nightly-…")] = None,
+    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+) -> dict[str, Any]:
+    if not release_tag:
+        raise ApiError(400, "param 'release_tag' is required")
+    try:
+        return await payload_themes(request.app.state.ai, release_tag, refresh=refresh)
+    except PayloadNotFound as exc:
+        raise ApiError(404, str(exc)) from exc
+    except ModelError as exc:
+        raise model_api_error(exc) from exc
+
+
+@router.get("/api/ai/themes")
+async def get_ai_themes(
+    request: Request,
+    release: Annotated[str | None, Query(description="e.g. 4.20")] = None,
+    since: Annotated[datetime | None, Query(description="Only runs started since")] = None,
+    job: Annotated[str | None, Query(description="Only jobs whose name contains this")] = None,
+    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+) -> dict[str, Any]:
+    try:
+        return await run_themes(
+            request.app.state.ai, release=release, since=since, job=job, refresh=refresh
+        )
+    except ModelError as exc:
+        raise model_api_error(exc) from exc
 
 
 def _wants_json(request: Request) -> bool:

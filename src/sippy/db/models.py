@@ -278,3 +278,49 @@ class AiCallRow(Base):
     upstream_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ReleaseTag(Base):
+    """A release payload tag, as Sippy's `release_tags` (phase and `forced` per its rules).
+
+    Written whole from one release-controller release JSON; `source` says which.
+    """
+
+    __tablename__ = "release_tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_tag: Mapped[str] = mapped_column(String(256), unique=True)
+    release: Mapped[str] = mapped_column(String(64), index=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    architecture: Mapped[str] = mapped_column(String(32))
+    phase: Mapped[str] = mapped_column(String(32))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    release_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    previous_release_tag: Mapped[str | None] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(2048), default="")
+    loaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReleaseJobRun(Base):
+    """One verification run of a payload, as Sippy's `release_job_runs`.
+
+    `prow_job_run_id` is the Prow build id and deliberately no foreign key: a payload names
+    dozens of runs and only the ones a user loads exist in `prow_job_runs`.
+    """
+
+    __tablename__ = "release_job_runs"
+    __table_args__ = (UniqueConstraint("release_tag_id", "prow_job_run_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_tag_id: Mapped[int] = mapped_column(ForeignKey("release_tags.id", ondelete="CASCADE"))
+    prow_job_run_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    job_name: Mapped[str] = mapped_column(String(256))  # the release controller's short key
+    prow_job_name: Mapped[str] = mapped_column(String(512), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # Blocking | Informing
+    state: Mapped[str] = mapped_column(String(32))
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    transition_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    upgrade: Mapped[bool] = mapped_column(Boolean, default=False)
+    upgrades_from: Mapped[str | None] = mapped_column(String(256))
+    upgrades_to: Mapped[str | None] = mapped_column(String(256))

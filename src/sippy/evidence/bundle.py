@@ -184,9 +184,8 @@ def _candidates(summary: dict[str, Any]) -> Iterator[_Candidate]:
     tests_led = bool(failures) and summary["overallResult"] in TEST_LED_RESULTS
     if tests_led:
         yield from (_step(step, (400, 200, 120)) for step in steps[:1])
-        yield from failures[:3]
+        yield from failures[:DETAILED_FAILURES]
         yield from (_finding(finding, (400, 200, 120)) for finding in findings[:2])
-        yield from failures[3:DETAILED_FAILURES]
         yield from (_step(step, (300, 150)) for step in steps[1:3])
     else:
         yield from (_step(step, (800, 400, 200)) for step in steps[:3])

@@ -1,0 +1,305 @@
+"""Group failure texts into themes: one cause seen in many runs and tests becomes one cluster.
+
+Kubernetes triage (go.k8s.io/triage) clusters JUnit failure text by edit distance under 10%,
+comparing each text with every cluster key behind a weak n-gram histogram bound; its runtime
+has been its main problem for nine years. Three changes make this fast and keep it right:
+
+1. Only the decisive part of a failure counts: the ``fail [file:line]:`` verdict, else the
+   first line with error content, plus a few lines after it, normalised (timestamps, IDs,
+   addresses, generated names, numbers become placeholders) and capped. Log tails and stack
+   dumps that differ between runs of the same failure no longer push copies apart.
+2. Identical keys are grouped by a dict before any comparison.
+3. Distinct keys are clustered leader-first (most frequent key first, so the commonest
+   wording names the group). Candidate leaders come from a q-gram prefix index (the Ed-Join
+   filter): if lev(a, b) <= tau, a and b share one of their q*tau+1 rarest distinct q-grams,
+   so looking up only those finds every leader that can match. Only candidates that also
+   pass the length bound get a precise Levenshtein check (rapidfuzz). No pair is missed and
+   nothing is quadratic in the number of texts.
+
+Results depend only on the multiset of (key, text) pairs, never on input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from sippy.evidence.normalize import normalize_line
+
+QUICK_SPANS = 6  # disjoint rare q-grams looked up first; the full prefix only if needed
+_EPS = 1e-9  # float slack in threshold arithmetic: 0.1 * 30 must allow 3 edits
+_SLACK = 1e-5  # slack on rapidfuzz's normalised cutoffs, settled exactly afterwards
+DEFAULT_THRESHOLD = 0.9  # triage joins texts whose edit distance is under 10% of their length
+SCAN_CHARS = 32_768  # the decisive line is looked for this far into a failure text
+SCAN_LINES = 400
+KEY_LINES = 8  # the decisive line and its paragraph, up to this many lines
+KEY_CHARS = 360  # normalised key cap: enough for a verdict plus its detail
+_RAW_CHARS = 3 * KEY_CHARS  # raw text handed to the normaliser (it mostly shortens text)
+
+# Go/Ginkgo verdict lines: `fail [github.com/openshift/origin/...go:123]: msg`, `[FAILED] msg`.
+_VERDICT = re.compile(r"^[ \t]*(?:fail \[[^\]\n]{0,300}\]|\[FAILED\])", re.MULTILINE)
+_ERROR = re.compile(
+    r"\b(?:errors?|err|fail(?:s|ed|ure|ures|ing)?|panic(?:ked)?|fatal|timed out|timeout|"
+    r"deadline exceeded|expected|unexpected|unable|cannot|can't|could not|couldn't|denied|"
+    r"refused|forbidden|not found|no such|invalid|exceeded|degraded|unavailable|unreachable|"
+    r"crashloop\w*|oomkilled|killed|missing|mismatch|did not|didn't|was not|were not|"
+    r"not ready|not available|unhealthy|disruption|issues|violations?|regressed)\b",
+    re.IGNORECASE,
+)
+# Lines that carry no diagnosis of their own: bare verdict words, go test framing, steps,
+# and log lines below warning severity.
+_NOISE = re.compile(
+    r"[ \t]*(?:(?:failed|fail|failure|error)[ \t.:]*$"
+    r"|=== (?:RUN|PAUSE|CONT|NAME)\b|--- (?:FAIL|PASS|SKIP):|STEP:|Ginkgo exit error"
+    r"|(?:time=\"[^\"]*\"[ \t]+)?level=(?:info|debug|trace|warn|warning)\b"
+    r"|(?:INFO|DEBU|TRAC|WARN)\["
+    r"|[IW]\d{4} \d{2}:\d{2}:\d{2})",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterItem:
+    """One failure to cluster: the caller's id for it and its failure text."""
+
+    key: str  # e.g. "<run_id>|<test name>"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A theme: items whose decisive failure text is (nearly) the same."""
+
+    id: str  # sha1 of the representative: same content -> same id, whatever the input order
+    representative: str  # normalised decisive text of the commonest member wording
+    keys: tuple[str, ...]  # member keys, sorted
+    size: int
+
+
+def cluster_failures(
+    items: Sequence[ClusterItem], *, threshold: float = DEFAULT_THRESHOLD
+) -> list[Cluster]:
+    """Clusters of `items`, largest first then by id; every item is in exactly one.
+
+    Two failure keys are similar when their Levenshtein similarity, 1 - distance / longer
+    length, is at least `threshold`. Each key joins the most similar earlier leader (ties:
+    the earlier one); leaders are taken most frequent first, then alphabetically.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    members: dict[str, list[str]] = {}
+    for item in items:
+        members.setdefault(failure_key(item.text), []).append(item.key)
+    keys = sorted(members, key=lambda k: (-len(members[k]), k))
+    leader = assign_leaders(keys, threshold)
+    grouped: dict[int, list[str]] = {}
+    for index, head in enumerate(leader):
+        grouped.setdefault(head, []).extend(members[keys[index]])
+    clusters = [_cluster(keys[head], found) for head, found in grouped.items()]
+    clusters.sort(key=lambda c: (-c.size, c.id))
+    return clusters
+
+
+def failure_key(text: str) -> str:
+    """The normalised, capped decisive part of a failure text ("" for no text)."""
+    raw = decisive_text(text)
+    if not raw:
+        return ""
+    key = normalize_line(raw[:_RAW_CHARS])
+    if len(key) > KEY_CHARS:
+        cut = key[:KEY_CHARS]
+        space = cut.rfind(" ")
+        key = cut[:space] if space > KEY_CHARS // 2 else cut  # no half placeholders
+    return key
+
+
+def decisive_text(text: str) -> str:
+    """The raw lines that say why the test failed.
+
+    A Go/Ginkgo verdict line wins. Otherwise the headline (first line that is not framing
+    or low-severity logging) is taken when it names an error or stands alone as a summary
+    paragraph (monitor tests: "3 container starts had issues", blank line, examples);
+    else the first error line further down (go test output logs progress before failing).
+    From there the paragraph is kept: details such as Gomega's expected/actual follow
+    without a blank line, while per-instance examples come after one.
+    """
+    if not isinstance(text, str) or not text:
+        return ""
+    head = text[:SCAN_CHARS]
+    verdict = _VERDICT.search(head) if "fail [" in head or "[FAILED]" in head else None
+    if verdict is not None:
+        return _paragraph(head[verdict.start() :].splitlines())
+    lines = head.splitlines()[:SCAN_LINES]
+    headline = next(
+        (i for i, line in enumerate(lines) if line.strip() and not _NOISE.match(line)), -1
+    )
+    if headline < 0:
+        return _paragraph(lines)  # nothing but framing: still better than an empty key
+    alone = headline + 1 >= len(lines) or not lines[headline + 1].strip()
+    if alone or _ERROR.search(lines[headline]):
+        return _paragraph(lines[headline:])
+    for index in range(headline + 1, len(lines)):
+        line = lines[index]
+        if line.strip() and not _NOISE.match(line) and _ERROR.search(line):
+            return _paragraph(lines[index:])
+    return _paragraph(lines[headline:])
+
+
+def _paragraph(lines: Iterable[str]) -> str:
+    """The first non-blank line and those after it up to a blank line, framing skipped."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if not line.strip():
+            if kept:
+                break
+            continue
+        if kept and _NOISE.match(line):
+            continue
+        kept.append(line)
+        size += len(line) + 1
+        if len(kept) >= KEY_LINES or size >= _RAW_CHARS:
+            break
+    return "\n".join(kept)
+
+
+def assign_leaders(keys: Sequence[str], threshold: float) -> list[int]:
+    """For each key, the index of the leader it joins (itself if it leads).
+
+    Keys are visited in the given order. A key leads exactly when no earlier leader is
+    similar (similarity >= threshold): the leaders are those of a comparison with every
+    leader. A key that does not lead joins the most similar leader among those sharing one
+    of its rarest q-grams (the quick look-up) or, if none of those is similar, the most
+    similar of all; ties go to the earlier leader.
+    """
+    count = len(keys)
+    if threshold >= 1.0 or count < 2:
+        return list(range(count))
+    q = 3 if threshold >= 0.8 else 2 if threshold >= 0.7 else 0  # 0: the filter cannot help
+    slack = (1.0 - threshold) / threshold  # tau <= slack * len(key) for any partner in reach
+    grams, unique = _gram_order(keys, q) if q else ([], 0)
+    rank = {gram: number for number, gram in enumerate(grams)}
+    index: dict[int, list[int]] = {}
+    loose: list[int] = []  # leaders the filter cannot vouch for: checked by every loose key
+    leader = list(range(count))
+    for position, key in enumerate(keys):
+        tau = int(slack * len(key) + 1e-6)  # >= _allowed(partner length) for any partner
+        if q:
+            quick, rest, is_loose = _prefix(key, q, tau, rank, grams, unique)
+        else:
+            quick, rest, is_loose = [], [], True
+        found = set().union(*[index.get(gram, ()) for gram in quick])
+        best = _most_similar(key, found, keys, threshold)
+        if best < 0:
+            more = set().union(*[index.get(gram, ()) for gram in rest])
+            if is_loose:
+                more.update(loose)
+            best = _most_similar(key, more - found, keys, threshold)
+        if best >= 0:
+            leader[position] = best
+            continue
+        for gram in quick + rest:
+            index.setdefault(gram, []).append(position)
+        if is_loose:
+            loose.append(position)
+    return leader
+
+
+def _most_similar(key: str, candidates: set[int], keys: Sequence[str], threshold: float) -> int:
+    """The most similar candidate with similarity >= threshold, earliest on ties; -1 if none.
+
+    rapidfuzz does the bulk in C++: it skips candidates whose length difference alone
+    exceeds the cutoff and tightens the cutoff as closer ones turn up. Its normalised
+    cutoffs are not exact at the boundary (~1e-9), so it runs with a little slack and the
+    few finalists are settled in integers; the large candidate sets need no sorting.
+    """
+    if not candidates:
+        return -1
+    ordered = list(candidates)
+    choices = itemgetter(*ordered)(keys) if len(ordered) > 1 else (keys[ordered[0]],)
+    scorer = Levenshtein.normalized_distance
+    match = process.extractOne(key, choices, scorer=scorer, score_cutoff=1.0 - threshold + _SLACK)
+    if match is None:
+        return -1
+    finalists = process.extract(
+        key, choices, scorer=scorer, score_cutoff=match[1] + _SLACK, limit=None
+    )
+    best, best_distance, best_length = -1, 1, 0  # the closest so far, as distance / length
+    for other, _score, at in finalists:
+        longest = max(len(key), len(other))
+        distance = Levenshtein.distance(key, other)
+        if distance > _allowed(longest, threshold):
+            continue
+        closer = distance * best_length - best_distance * longest
+        if best < 0 or closer < 0 or (closer == 0 and ordered[at] < best):
+            best, best_distance, best_length = ordered[at], distance, longest
+    return best
+
+
+def _allowed(length: int, threshold: float) -> int:
+    """Edits allowed between texts whose longer one has `length` characters."""
+    return int((1.0 - threshold) * length + _EPS)
+
+
+def _gram_order(keys: Sequence[str], q: int) -> tuple[list[str], int]:
+    """Distinct q-grams rarest first (fewest keys containing them, then by text), and how
+    many occur in one key only (those can never be shared, so are never looked up).
+
+    Any fixed order keeps the filter exact; rare-first makes prefixes and posting lists short.
+    """
+    frequency: Counter[str] = Counter()
+    for key in keys:
+        frequency.update({key[i : i + q] for i in range(len(key) - q + 1)})
+    ordered = sorted(frequency.items(), key=lambda gram_df: (gram_df[1], gram_df[0]))
+    unique = sum(1 for _gram, df in ordered if df == 1)
+    return [gram for gram, _df in ordered], unique
+
+
+def _prefix(
+    key: str, q: int, tau: int, rank: dict[str, int], grams: list[str], unique: int
+) -> tuple[list[int], list[int], bool]:
+    """The q-grams of `key` to look up: (quick, rest, loose).
+
+    Ed-Join's location-based prefix: distinct grams are taken rarest first until tau + 1
+    of them occupy pairwise disjoint spans, so no tau edits can destroy them all. If two
+    keys within tau edits shared no prefix gram, the one whose prefix ends earlier in the
+    global order would have had its whole prefix destroyed: impossible. So every similar
+    leader shares a prefix gram with the key. "quick" is the start of the prefix, up to
+    QUICK_SPANS disjoint grams shared with some other key; "rest" the remainder; "loose"
+    says that even all grams of the key fall short (a short or repetitive key), so the
+    filter cannot vouch for it. Grams found in no other key are left out of both lists.
+    """
+    first = {key[i : i + q]: i for i in range(len(key) - q, -1, -1)}  # first occurrences
+    used = bytearray(len(key))
+    free, taken = bytes(q), b"\x01" * q
+    quick: list[int] = []
+    rest: list[int] = []
+    spans = shared_spans = 0
+    for number in sorted(map(rank.__getitem__, first)):
+        at = first[grams[number]]
+        disjoint = used[at : at + q] == free
+        if disjoint:
+            used[at : at + q] = taken
+            spans += 1
+        if number >= unique:  # shared with another key: worth looking up
+            if shared_spans < QUICK_SPANS:
+                quick.append(number)
+                shared_spans += disjoint
+            else:
+                rest.append(number)
+        if spans > tau:
+            return quick, rest, False
+    return quick, rest, True
+
+
+def _cluster(representative: str, keys: list[str]) -> Cluster:
+    digest = hashlib.sha1(representative.encode("utf-8", "surrogatepass")).hexdigest()
+    ordered = tuple(sorted(keys))
+    return Cluster(id=digest[:16], representative=representative, keys=ordered, size=len(ordered))
