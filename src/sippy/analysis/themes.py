@@ -27,6 +27,7 @@ from sippy.ingest.records import STATUS_FAILURE
 GENERIC_TESTS = ("install should succeed", "upgrade should succeed", "[sig-sippy]")
 MAX_TESTS_PER_RUN = 50  # a run with hundreds of failures is one broken cluster, not hundreds
 MAX_NAMES = 10
+MIN_CAUSE_SCORE = 60
 TITLE_CHARS = 140
 
 
@@ -156,10 +157,11 @@ def _log_cause(session: Session, run_id: int) -> str:
     for text in texts:
         for line in text.splitlines():
             scored = line_score(line)
-            if scored:
-                score = scored[0] - (100 if scored[1] == "step-failed" else 0)
-                if best is None or score > best[0]:
-                    best = (score, line.strip())
+            if not scored or scored[0] < MIN_CAUSE_SCORE:
+                continue  # wrappers ("exit status 1") would group unrelated runs
+            score = scored[0] - (100 if scored[1] == "step-failed" else 0)  # where, not why
+            if best is None or score > best[0]:
+                best = (score, line.strip())
     return best[1] if best else ""
 
 
