@@ -177,12 +177,11 @@ def builtin_title(representative: str, tests: Counter[str]) -> str:
 def builtin_theme_summary(
     representative: str, runs: list[int], jobs: list[str], tests: Counter[str]
 ) -> str:
-    what = (
-        f'{len(tests)} test(s), most often "{tests.most_common(1)[0][0]}",'
-        if tests
-        else "the build log"
-    )
-    return (
-        f"{len(runs)} failed runs in {len(jobs)} job(s) share this failure ({what} "
-        f"failing with: {' '.join(representative.split())[:200]})."
-    )
+    text = " ".join(representative.split())[:200]
+    where = f"{len(runs)} failed runs in {len(jobs)} job{'s' if len(jobs) > 1 else ''}"
+    if not tests:
+        return f"{where} stopped with the same error in their build log: {text}."
+    top = tests.most_common(1)[0][0]
+    others = len(tests) - 1
+    more = f" (and {others} other test{'s' if others > 1 else ''})" if others else ""
+    return f'{where} share this failure: "{top}"{more} failing with: {text}.'
