@@ -28,6 +28,7 @@ bench: venv
 	$(BIN)/python bench/load_bench.py
 	$(BIN)/python bench/buildlog_bench.py
 	$(BIN)/python bench/evidence_bench.py
+	$(BIN)/python bench/cluster_bench.py
 
 clean:
 	rm -rf $(VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm
