@@ -330,7 +330,7 @@ def show(
 
     settings = _settings(database_dsn=database_dsn, log_level=log_level)
     engine = _engine(settings)
-    run_ids = [int(run)] if run.isdigit() else _load_for_show(run, settings, engine)
+    run_ids = _run_ids(run, settings, engine)
     summaries = []
     with session_factory(engine)() as session:
         for run_id in run_ids:
@@ -359,13 +359,6 @@ def summarize(
     evidence_token_budget: BudgetOpt = None,
 ) -> None:
     """Why did this run fail? 1-3 sentences from the model (or the built-in summarizer)."""
-    import asyncio
-
-    from sippy.ai.client import ModelError
-    from sippy.ai.service import SummaryService
-    from sippy.analysis.summary import RunNotFound
-    from sippy.db.engine import session_factory
-
     settings = _settings(
         database_dsn=database_dsn,
         log_level=log_level,
@@ -374,21 +367,12 @@ def summarize(
         evidence_token_budget=evidence_token_budget,
     )
     engine = _engine(settings)
-    run_ids = [int(run)] if run.isdigit() else _load_for_show(run, settings, engine)
+    run_ids = _run_ids(run, settings, engine)
 
-    async def answer_all() -> list[dict[str, Any]]:
-        service = SummaryService(settings, session_factory(engine))
-        try:
-            return [(await service.job_run(i, refresh=refresh)).as_dict() for i in run_ids]
-        finally:
-            await service.aclose()
+    async def answer_all(service) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+        return [(await service.job_run(i, refresh=refresh)).as_dict() for i in run_ids]
 
-    try:
-        answers = asyncio.run(answer_all())
-    except RunNotFound as exc:
-        _fail(f"{exc}; load it first with `sippy load <path|gs://…|prow URL>`")
-    except ModelError as exc:
-        _fail(f"the model failed ({exc.status}): {exc.message}")
+    answers = _ai_call(settings, engine, answer_all)
     if as_json:
         out.print_json(json.dumps(answers[0] if len(answers) == 1 else answers))
         return
@@ -443,7 +427,7 @@ def explain(
         database_dsn=database_dsn, log_level=log_level, ai_endpoint=ai_endpoint, ai_model=ai_model
     )
     engine = _engine(settings)
-    run_id = int(run) if run.isdigit() else _load_for_show(run, settings, engine)[0]
+    run_id = _run_ids(run, settings, engine)[0]
     answer = _ai_call(
         settings, engine, lambda s: explain_failure(s, run_id, test_name, refresh=refresh)
     )
@@ -477,7 +461,7 @@ def bug(
         database_dsn=database_dsn, log_level=log_level, ai_endpoint=ai_endpoint, ai_model=ai_model
     )
     engine = _engine(settings)
-    run_id = int(run) if run.isdigit() else _load_for_show(run, settings, engine)[0]
+    run_id = _run_ids(run, settings, engine)[0]
     draft = _ai_call(
         settings, engine, lambda s: draft_bug(s, run_id, test_name, fmt=fmt, refresh=refresh)
     )
@@ -564,6 +548,11 @@ def themes(
             soft_wrap=True,
         )
         out.print(f"   {theme['summary']}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_ids(run: str, settings: Settings, engine: Engine) -> list[int]:
+    """A run id as given, or the runs of a path or URL, loaded first."""
+    return [int(run)] if run.isdigit() else _load_for_show(run, settings, engine)
 
 
 def _load_for_show(source: str, settings: Settings, engine: Engine) -> list[int]:

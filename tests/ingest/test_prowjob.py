@@ -159,14 +159,14 @@ def test_path_only_run() -> None:
     assert any("state unknown" in w for w in warnings)
 
 
-def test_presubmit_path_and_started_refs() -> None:
+def test_presubmit_path_and_started_refs(tmp_path) -> None:
     started = {
         "timestamp": 1715692800,
         "pull": "27600",
         "repos": {"openshift/origin": "master:ccbe590e,27600:8a6e6fbf"},
     }
     meta, _ = _parse(
-        f"/home/me/data/pr-logs/pull/openshift_origin/27600/{REAL_JOB}/5", started=_dump(started)
+        f"{tmp_path}/pr-logs/pull/openshift_origin/27600/{REAL_JOB}/5", started=_dump(started)
     )
     assert meta.job_type == "presubmit"
     assert (meta.org, meta.repo, meta.base_ref) == ("openshift", "origin", "master")

@@ -9,11 +9,12 @@ model call, cached, serves both) or the built-in one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sippy.ai.service import SummaryService
-from sippy.ai.test_failure import explain
-from sippy.analysis.test_failure import failure_facts
+from sippy.ai.test_failure import explain_with_facts
 from sippy.evidence.snippets import failure_snippet
 
 FORMATS = ("jira", "markdown")
@@ -39,15 +40,7 @@ async def draft_bug(
     """`{title, description, format, model, cached, links}`; fmt is jira or markdown."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    explanation = await explain(service, run_id, test_name, refresh=refresh)
-
-    def load() -> dict[str, Any]:
-        with service.sessions() as session:
-            return failure_facts(session, run_id, test_name)
-
-    import asyncio
-
-    facts = await asyncio.to_thread(load)
+    explanation, facts = await explain_with_facts(service, run_id, test_name, refresh=refresh)
     render = render_jira if fmt == "jira" else render_markdown
     return {
         "title": bug_title(facts),
@@ -93,82 +86,69 @@ def _facts_lines(facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Markup:
+    """How one bug tracker writes the pieces a bug draft is made of."""
+
+    heading: str
+    bullet: str
+    sub_bullet: str
+    escape: Callable[[str], str]
+    link: Callable[[str, str | None], str]
+    code: Callable[[str], list[str]]
+
+
+def _jira_code(excerpt: str) -> list[str]:
+    return ["{noformat}", excerpt.replace("{noformat}", "{ noformat}"), "{noformat}"]
+
+
+def _md_code(excerpt: str) -> list[str]:
+    fence = "`" * max(3, _longest_backtick_run(excerpt) + 1)
+    return ["", fence, excerpt, fence]
+
+
 def render_jira(facts: dict[str, Any], summary: str) -> str:
-    f = _facts_lines(facts)
-    run, history = f["run"], f["history"]
-    excerpt = f["excerpt"].replace("{noformat}", "{ noformat}")
-    lines = [
-        "h3. Summary",
-        jira_escape(summary),
-        "",
-        "h3. Failure",
-        f"Test: {jira_escape(facts['test']['name'])}",
-        "{noformat}",
-        excerpt,
-        "{noformat}",
-        "",
-        "h3. Where",
-        f"* Job: {jira_link(run['name'], run.get('url'))}",
-        f"* Release: {jira_escape(str(run.get('release')))}",
-        f"* Variants: {jira_escape(', '.join(run.get('variants') or []) or 'none')}",
-        f"* Run: {jira_link(str(run['id']), run.get('url'))} "
-        f"(result {jira_escape(run['overallResult'])}: {jira_escape(run['reason'])})",
-        *[f"* {jira_link(link['title'], link['url'])}" for link in facts["links"]],
-        "",
-        "h3. How often",
-        f"* This job: {jira_escape(f['job']['summary'])}",
-        f"* All loaded runs: failed {history['failures']} of {history['runs']} "
-        f"({history['failureRate']:.0%}), flaked {history['flakes']}",
-        f"* First failure: {history['firstFailure'] or 'unknown'}; last failure: "
-        f"{history['lastFailure'] or 'unknown'}",
-    ]
-    if f["others"]:
-        lines.append("* Other jobs where it fails:")
-        lines += [
-            f"** {jira_escape(j['job'])}: {j['failures']} of {j['runs']} runs" for j in f["others"]
-        ]
-    if f["component"]:
-        lines += ["", "h3. Component", jira_escape(f["component"]) + " (from the test name)"]
-    return "\n".join(lines)
+    return _render(facts, summary, JIRA)
 
 
 def render_markdown(facts: dict[str, Any], summary: str) -> str:
+    return _render(facts, summary, MARKDOWN)
+
+
+def _render(facts: dict[str, Any], summary: str, mk: Markup) -> str:
     f = _facts_lines(facts)
-    run, history = f["run"], f["history"]
-    fence = "`" * max(3, _longest_backtick_run(f["excerpt"]) + 1)
+    run, history, esc, li = f["run"], f["history"], mk.escape, mk.bullet
     lines = [
-        "### Summary",
-        md_escape(summary),
+        f"{mk.heading}Summary",
+        esc(summary),
         "",
-        "### Failure",
-        f"Test: {md_escape(facts['test']['name'])}",
+        f"{mk.heading}Failure",
+        f"Test: {esc(facts['test']['name'])}",
+        *mk.code(f["excerpt"]),
         "",
-        fence,
-        f["excerpt"],
-        fence,
+        f"{mk.heading}Where",
+        f"{li} Job: {mk.link(run['name'], run.get('url'))}",
+        f"{li} Release: {esc(str(run.get('release')))}",
+        f"{li} Variants: {esc(', '.join(run.get('variants') or []) or 'none')}",
+        f"{li} Run: {mk.link(str(run['id']), run.get('url'))} "
+        f"(result {esc(run['overallResult'])}: {esc(run['reason'])})",
+        *[f"{li} {mk.link(link['title'], link['url'])}" for link in facts["links"]],
         "",
-        "### Where",
-        f"- Job: {md_link(run['name'], run.get('url'))}",
-        f"- Release: {md_escape(str(run.get('release')))}",
-        f"- Variants: {md_escape(', '.join(run.get('variants') or []) or 'none')}",
-        f"- Run: {md_link(str(run['id']), run.get('url'))} "
-        f"(result {md_escape(run['overallResult'])}: {md_escape(run['reason'])})",
-        *[f"- {md_link(link['title'], link['url'])}" for link in facts["links"]],
-        "",
-        "### How often",
-        f"- This job: {md_escape(f['job']['summary'])}",
-        f"- All loaded runs: failed {history['failures']} of {history['runs']} "
+        f"{mk.heading}How often",
+        f"{li} This job: {esc(f['job']['summary'])}",
+        f"{li} All loaded runs: failed {history['failures']} of {history['runs']} "
         f"({history['failureRate']:.0%}), flaked {history['flakes']}",
-        f"- First failure: {history['firstFailure'] or 'unknown'}; last failure: "
+        f"{li} First failure: {history['firstFailure'] or 'unknown'}; last failure: "
         f"{history['lastFailure'] or 'unknown'}",
     ]
     if f["others"]:
-        lines.append("- Other jobs where it fails:")
+        lines.append(f"{li} Other jobs where it fails:")
         lines += [
-            f"  - {md_escape(j['job'])}: {j['failures']} of {j['runs']} runs" for j in f["others"]
+            f"{mk.sub_bullet} {esc(j['job'])}: {j['failures']} of {j['runs']} runs"
+            for j in f["others"]
         ]
     if f["component"]:
-        lines += ["", "### Component", md_escape(f["component"]) + " (from the test name)"]
+        lines += ["", f"{mk.heading}Component", esc(f["component"]) + " (from the test name)"]
     return "\n".join(lines)
 
 
@@ -194,3 +174,7 @@ def md_link(text: str, url: str | None) -> str:
 
 def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+JIRA = Markup("h3. ", "*", "**", jira_escape, jira_link, _jira_code)
+MARKDOWN = Markup("### ", "-", "  -", md_escape, md_link, _md_code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sippy.evidence.buildlog import line_score
+from sippy.evidence.buildlog import most_telling_line
 
 CATEGORIES = {
     "S": "success",
@@ -92,23 +92,16 @@ def _why(summary: dict[str, Any]) -> str:
 
 
 def _best_log_line(summary: dict[str, Any]) -> str:
-    candidates: list[tuple[int, int, str, str]] = []
     sources = [
         (f"Step {step['name']} failed with", step.get("text", ""))
         for step in summary.get("failedSteps") or []
     ]
     sources += [("The build log says", i.get("text", "")) for i in summary.get("logSnippets") or []]
-    for order, (label, text) in enumerate(sources):
-        for line in text.splitlines():
-            scored = line_score(line)
-            if scored:
-                score, kind = scored
-                rank = score if kind != "step-failed" else score - 100  # says where, not why
-                candidates.append((-rank, order, label, line.strip()))
-    if not candidates:
+    best = most_telling_line(text for _, text in sources)
+    if best is None:
         return ""
-    _, _, label, line = min(candidates)
-    return f"{label}: {_sentence(_cap(line))}"
+    index, line = best
+    return f"{sources[index][0]}: {_sentence(_cap(line))}"
 
 
 def _cluster(summary: dict[str, Any]) -> str:

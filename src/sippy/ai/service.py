@@ -124,18 +124,13 @@ class SummaryService:
         prepared = await asyncio.to_thread(self._prepare, run_id)
         if self.client is None:
             return self._builtin(prepared, started)
-        if not refresh:
-            cached = await asyncio.to_thread(self._cached, prepared)
-            if cached is not None:
-                return cached
-        # Single-flight: one model call per key, in a task of its own, so a caller that
-        # goes away neither cancels it for the others nor loses the answer for the cache.
-        task = self._inflight.get(prepared.key)
-        if task is None:
-            task = asyncio.create_task(self._ask(prepared, started))
-            self._inflight[prepared.key] = task
-            task.add_done_callback(partial(self._settled, prepared.key))
-        return await asyncio.shield(task)
+        reply = await self.model_text(
+            purpose=PURPOSE, subject=str(run_id), prompt=prepared.prompt, refresh=refresh
+        )
+        duration = 0.0 if reply.cached else time.perf_counter() - started
+        return self._answer(
+            prepared, reply.text, cached=reply.cached, usage=reply.usage, duration=duration
+        )
 
     def _settled(self, key: tuple[str, ...], task: asyncio.Task[Any]) -> None:
         self._inflight.pop(key, None)
@@ -176,26 +171,6 @@ class SummaryService:
             usage={"estimatedPromptTokens": 0},
             duration=time.perf_counter() - started,
         )
-
-    async def _ask(self, prepared: _Prepared, started: float) -> RunAnswer:
-        assert self.client is not None
-        completion = await self.client.complete(
-            prepared.prompt.messages, **self._call_labels(prepared)
-        )
-        usage = {
-            "promptTokens": completion.usage.prompt_tokens,
-            "completionTokens": completion.usage.completion_tokens,
-            "estimatedPromptTokens": prepared.prompt.estimated_tokens,
-        }
-        answer = self._answer(
-            prepared,
-            completion.text,
-            cached=False,
-            usage=usage,
-            duration=time.perf_counter() - started,
-        )
-        await asyncio.to_thread(self._store, prepared, answer, completion.duration)
-        return answer
 
     async def _stream(
         self, prepared: _Prepared, answer: RunAnswer, started: float
@@ -252,7 +227,7 @@ class SummaryService:
             return None
         return self._answer(
             prepared,
-            row.result["summary"],
+            row.result["text"],
             cached=True,
             usage={
                 "promptTokens": row.prompt_tokens,
@@ -263,7 +238,7 @@ class SummaryService:
         )
 
     def _store(self, prepared: _Prepared, answer: RunAnswer, duration: float) -> None:
-        result = {"summary": answer.summary, "category": answer.category}
+        result = {"text": answer.summary, "category": answer.category}
         self._save(prepared.key, result, answer.usage, duration)
 
     def _lookup(self, key: tuple[str, str, str, str, str]) -> m.AiResultRow | None:
@@ -305,7 +280,7 @@ class SummaryService:
     async def model_text(
         self, *, purpose: str, subject: str, prompt: Prompt, refresh: bool = False
     ) -> ModelText:
-        """The model's raw answer to `prompt`, cached and single-flight like job_run."""
+        """The model's raw answer to `prompt`: cached by key, one call per key at a time."""
         if self.client is None:
             raise RuntimeError("no model endpoint configured")
         key = (purpose, subject, prompt.evidence.digest, prompt.version, self.model)

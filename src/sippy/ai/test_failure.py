@@ -6,6 +6,7 @@ The links, history and classification come from the data, never from the model; 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -36,6 +37,14 @@ async def explain(
     service: SummaryService, run_id: int, test_name: str, *, refresh: bool = False
 ) -> dict[str, Any]:
     """`{summary, steps, classification, history, links, evidence, model, cached, ...}`."""
+    answer, _ = await explain_with_facts(service, run_id, test_name, refresh=refresh)
+    return answer
+
+
+async def explain_with_facts(
+    service: SummaryService, run_id: int, test_name: str, *, refresh: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The explanation and the facts it rests on (a bug draft needs both)."""
     facts = await _facts(service, run_id, test_name)
     prompt = failure_prompt(facts, service.settings.evidence_token_budget)
     answer: dict[str, Any] = {
@@ -49,16 +58,15 @@ async def explain(
         "model": service.model,
     }
     if service.client is None:
-        return {**builtin_explanation(facts), **answer, "cached": False}
+        return {**builtin_explanation(facts), **answer, "cached": False}, facts
     reply = await service.model_text(
         purpose=PURPOSE, subject=f"{run_id}|{test_name}", prompt=prompt, refresh=refresh
     )
-    return {**parse_reply(reply.text), **answer, "cached": reply.cached, "usage": reply.usage}
+    parsed = parse_reply(reply.text)
+    return {**parsed, **answer, "cached": reply.cached, "usage": reply.usage}, facts
 
 
 async def _facts(service: SummaryService, run_id: int, test_name: str) -> dict[str, Any]:
-    import asyncio
-
     def load() -> dict[str, Any]:
         with service.sessions() as session:
             return failure_facts(session, run_id, test_name)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sippy.analysis.clustering import ClusterItem, cluster_failures
 from sippy.db import models as m
-from sippy.evidence.buildlog import line_score
+from sippy.evidence.buildlog import most_telling_line
 from sippy.ingest.records import STATUS_FAILURE
 
 GENERIC_TESTS = ("install should succeed", "upgrade should succeed", "[sig-sippy]")
@@ -153,15 +153,8 @@ def _log_cause(session: Session, run_id: int) -> str:
         .where(m.LogSnippetRow.prow_job_run_id == run_id)
         .order_by(m.LogSnippetRow.position)
     )
-    best: tuple[int, str] | None = None
-    for text in texts:
-        for line in text.splitlines():
-            scored = line_score(line)
-            if not scored or scored[0] < MIN_CAUSE_SCORE:
-                continue  # wrappers ("exit status 1") would group unrelated runs
-            score = scored[0] - (100 if scored[1] == "step-failed" else 0)  # where, not why
-            if best is None or score > best[0]:
-                best = (score, line.strip())
+    # wrappers ("exit status 1") score low and would group unrelated runs
+    best = most_telling_line(texts, min_score=MIN_CAUSE_SCORE)
     return best[1] if best else ""
 
 

@@ -12,6 +12,13 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sippy.ai.client import ModelError
+from sippy.analysis.payload import PayloadNotFound
+from sippy.analysis.summary import RunNotFound
+from sippy.analysis.test_failure import NotInRun
+from sippy.analysis.test_history import UnknownTest
+
+# What the library raises for something the caller named that is not loaded: a 404.
+NOT_FOUND: tuple[type[Exception], ...] = (RunNotFound, NotInRun, UnknownTest, PayloadNotFound)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,9 @@ def model_api_error(exc: ModelError) -> ApiError:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    for not_found in NOT_FOUND:
+        app.add_exception_handler(not_found, _not_found)
+    app.add_exception_handler(ModelError, _model_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_error)
@@ -49,6 +59,16 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.code, exc.message, exc.headers)
+
+
+async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, str(exc))
+
+
+async def _model_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ModelError)
+    error = model_api_error(exc)
+    return error_response(error.code, error.message, error.headers)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,15 +13,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sippy.ai.bug import FORMATS, draft_bug
-from sippy.ai.client import ModelError
 from sippy.ai.service import SummaryService
 from sippy.ai.test_failure import explain
 from sippy.ai.themes import payload_themes, run_themes
-from sippy.analysis.payload import PayloadNotFound
-from sippy.analysis.summary import RunNotFound, job_run_summary
-from sippy.analysis.test_failure import NotInRun
-from sippy.analysis.test_history import UnknownTest, history_of_test
-from sippy.api.errors import ApiError, error_response, model_api_error
+from sippy.analysis.summary import job_run_summary
+from sippy.analysis.test_history import history_of_test
+from sippy.api.errors import ApiError, error_response
 from sippy.api.streaming import sse_events
 
 router = APIRouter()
@@ -115,10 +112,7 @@ def get_job_run_summary(
     prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
 ) -> dict[str, Any]:
     run_id = parse_run_id(prow_job_run_id)
-    try:
-        return job_run_summary(session, run_id)
-    except RunNotFound as exc:
-        raise ApiError(404, str(exc)) from exc
+    return job_run_summary(session, run_id)
 
 
 @router.get("/api/ai/job_run", response_model=None)
@@ -130,20 +124,15 @@ async def get_ai_job_run(
 ) -> Response:
     run_id = parse_run_id(prow_job_run_id)
     service: SummaryService = request.app.state.ai
-    try:
-        if stream:
-            answer, chunks = await service.job_run_stream(run_id, refresh=refresh)
-            first = await anext(chunks, "")  # fail with a status before any byte is sent
-            return StreamingResponse(
-                sse_events(answer, first, chunks),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        answer = await service.job_run(run_id, refresh=refresh)
-    except RunNotFound as exc:
-        raise ApiError(404, str(exc)) from exc
-    except ModelError as exc:
-        raise model_api_error(exc) from exc
+    if stream:
+        answer, chunks = await service.job_run_stream(run_id, refresh=refresh)
+        first = await anext(chunks, "")  # fail with a status before any byte is sent
+        return StreamingResponse(
+            sse_events(answer, first, chunks),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    answer = await service.job_run(run_id, refresh=refresh)
     if _wants_json(request):
         return JSONResponse(answer.as_dict())
     return PlainTextResponse(answer.summary + "\n")
@@ -163,12 +152,7 @@ def get_test_history(
     release: Annotated[str | None, Query(description="Only this release, e.g. 4.20")] = None,
     since: Annotated[datetime | None, Query(description="Only runs started since")] = None,
 ) -> dict[str, Any]:
-    try:
-        return history_of_test(
-            session, _test_name(test_name), job=job, release=release, since=since
-        )
-    except UnknownTest as exc:
-        raise ApiError(404, str(exc)) from exc
+    return history_of_test(session, _test_name(test_name), job=job, release=release, since=since)
 
 
 @router.get("/api/ai/test_failure", response_model=None)
@@ -179,12 +163,7 @@ async def get_ai_test_failure(
     refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
 ) -> Response:
     run_id, name = parse_run_id(prow_job_run_id), _test_name(test_name)
-    try:
-        answer = await explain(request.app.state.ai, run_id, name, refresh=refresh)
-    except (RunNotFound, NotInRun) as exc:
-        raise ApiError(404, str(exc)) from exc
-    except ModelError as exc:
-        raise model_api_error(exc) from exc
+    answer = await explain(request.app.state.ai, run_id, name, refresh=refresh)
     if _wants_json(request):
         return JSONResponse(answer)
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(answer["steps"], 1))
@@ -202,12 +181,7 @@ async def get_ai_bug(
     run_id, name = parse_run_id(prow_job_run_id), _test_name(test_name)
     if format not in FORMATS:
         raise ApiError(400, f"param 'format' must be one of {', '.join(FORMATS)}")
-    try:
-        bug = await draft_bug(request.app.state.ai, run_id, name, fmt=format, refresh=refresh)
-    except (RunNotFound, NotInRun) as exc:
-        raise ApiError(404, str(exc)) from exc
-    except ModelError as exc:
-        raise model_api_error(exc) from exc
+    bug = await draft_bug(request.app.state.ai, run_id, name, fmt=format, refresh=refresh)
     if _wants_json(request):
         return JSONResponse(bug)
     return PlainTextResponse(f"{bug['title']}\n\n{bug['description']}\n")
@@ -221,12 +195,7 @@ async def get_ai_payload(
 ) -> dict[str, Any]:
     if not release_tag:
         raise ApiError(400, "param 'release_tag' is required")
-    try:
-        return await payload_themes(request.app.state.ai, release_tag, refresh=refresh)
-    except PayloadNotFound as exc:
-        raise ApiError(404, str(exc)) from exc
-    except ModelError as exc:
-        raise model_api_error(exc) from exc
+    return await payload_themes(request.app.state.ai, release_tag, refresh=refresh)
 
 
 @router.get("/api/ai/themes")
@@ -237,12 +206,9 @@ async def get_ai_themes(
     job: Annotated[str | None, Query(description="Only jobs whose name contains this")] = None,
     refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
 ) -> dict[str, Any]:
-    try:
-        return await run_themes(
-            request.app.state.ai, release=release, since=since, job=job, refresh=refresh
-        )
-    except ModelError as exc:
-        raise model_api_error(exc) from exc
+    return await run_themes(
+        request.app.state.ai, release=release, since=since, job=job, refresh=refresh
+    )
 
 
 def _wants_json(request: Request) -> bool:

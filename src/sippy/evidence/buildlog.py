@@ -200,6 +200,25 @@ def line_score(text: str) -> tuple[int, str] | None:
     return _classify(head + body.rstrip())
 
 
+def most_telling_line(texts: Iterable[str], *, min_score: int = 1) -> tuple[int, str] | None:
+    """(index of the text, line) of the line that best says why, or None.
+
+    A failed-step line says where, not why, so any other cause outranks it; among equals
+    the first wins. Lines scoring under `min_score` (wrappers such as "exit status 1") are
+    never chosen.
+    """
+    best: tuple[int, int, str] | None = None
+    for index, text in enumerate(texts):
+        for line in text.splitlines():
+            scored = line_score(line)
+            if not scored or scored[0] < min_score:
+                continue
+            rank = scored[0] - (100 if scored[1] == "step-failed" else 0)
+            if best is None or rank > best[0]:
+                best = (rank, index, line.strip())
+    return (best[1], best[2]) if best else None
+
+
 def _classify(line: str) -> tuple[int, str] | None:
     """(score, kind) of a line in `split_timestamp` form, or None."""
     lowered = line.lower()
