@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLES ?= samples
 DSN ?= sqlite:///sippy.db
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv chromium run test lint bench clean
 
 $(BIN)/sippy: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,24 @@ $(BIN)/sippy: pyproject.toml
 
 venv: $(BIN)/sippy
 
+# Debian's Chromium for the browser tests (tests/web): Playwright's own browser download does
+# not work here. Installed when missing and we are root; otherwise the browser tests skip
+# (and fail under CI=true).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium not found: apt-get install -y chromium (the browser tests skip without it)"; \
+	  fi; }
+
 run: venv
 	$(BIN)/sippy samples $(SAMPLES)
 	$(BIN)/sippy load $(SAMPLES) --database-dsn $(DSN)
 	$(BIN)/sippy serve --database-dsn $(DSN) --listen :8080
 
-test: venv
+test: venv chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -q
 
@@ -29,6 +41,7 @@ bench: venv
 	$(BIN)/python bench/buildlog_bench.py
 	$(BIN)/python bench/evidence_bench.py
 	$(BIN)/python bench/cluster_bench.py
+	$(BIN)/python bench/serve_bench.py
 
 clean:
 	rm -rf $(VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm

@@ -21,10 +21,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def running_server(app, log_level: str = "warning") -> Iterator[str]:  # type: ignore[no-untyped-def]
     """Serve `app` with uvicorn on 127.0.0.1:<free port> in a thread; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -101,3 +101,18 @@ more noise</failure>
   <testcase name="[sig-apps] deployments work [Suite:openshift/conformance/parallel]" time="1"/>
 </testsuite>
 """
+
+
+def database_text(engine) -> str:  # type: ignore[no-untyped-def]
+    """Every value of every row of every table, as one string: to search for what must
+    never be stored (a secret file's content, an API key)."""
+    from sqlalchemy import select
+
+    from sippy.db.models import Base
+
+    parts: list[str] = []
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                parts.extend(repr(value) for value in row)
+    return "\n".join(parts)

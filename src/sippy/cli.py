@@ -90,7 +90,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line
     raise typer.Exit(code)
 
 
@@ -109,9 +109,15 @@ def _engine(settings: Settings, *, migrate: bool = True) -> Engine:
     except SchemaOutOfDate as exc:
         _fail(str(exc))
     except (SQLAlchemyError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        _fail(f"cannot use database {_safe_dsn(settings.database_dsn)}: {first}")
+        _fail(f"cannot use database {_safe_dsn(settings.database_dsn)}: {_cause(exc)}")
     return engine
+
+
+def _cause(exc: Exception) -> str:
+    """The first line of what the driver said, without SQLAlchemy's wrapping."""
+    cause = getattr(exc, "orig", None) or exc  # DBAPIError: the driver's own exception
+    text = str(cause).strip()
+    return text.splitlines()[0].strip() if text else type(cause).__name__
 
 
 def _safe_dsn(dsn: str) -> str:
@@ -249,12 +255,36 @@ def serve(
     ai_endpoint: AiEndpointOpt = None,
     ai_model: AiModelOpt = None,
     evidence_token_budget: BudgetOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes; the AI limits (SIPPY_AI_CONCURRENCY, SIPPY_AI_QUEUE_LIMIT) "
+            "hold per worker: up to workers x concurrency model calls at once "
+            "[env SIPPY_SERVE_WORKERS; default 1]",
+            show_default=False,
+        ),
+    ] = None,
+    enable_write_endpoints: Annotated[
+        bool | None,
+        typer.Option(
+            "--enable-write-endpoints",
+            help="Serve the endpoints that write (POST /api/runs, refresh=true); they need "
+            "Authorization: Bearer $SIPPY_WRITE_TOKEN, which must be set in the environment "
+            "[env SIPPY_ENABLE_WRITE_ENDPOINTS; default off]",
+            show_default=False,
+        ),
+    ] = None,
+    load_root: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--load-root",
+            help="A folder POST /api/runs may load local paths from (repeatable) "
+            "[env SIPPY_LOAD_ROOTS, separated by ':'; default none: local paths refused]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and Prometheus metrics on a second port)."""
-    import uvicorn
-    from prometheus_client import start_http_server
-
-    from sippy.api.app import create_app
     from sippy.settings import parse_listen
 
     settings = _settings(
@@ -266,13 +296,31 @@ def serve(
         ai_endpoint=ai_endpoint,
         ai_model=ai_model,
         evidence_token_budget=evidence_token_budget,
+        serve_workers=workers,
+        enable_write_endpoints=enable_write_endpoints,
+        load_roots=load_root or None,
     )
+    if settings.enable_write_endpoints and not (
+        settings.write_token and settings.write_token.get_secret_value()
+    ):
+        _fail("--enable-write-endpoints needs SIPPY_WRITE_TOKEN set in the environment")
     try:
         host, port = parse_listen(settings.listen)
         metrics = parse_listen(settings.listen_metrics) if settings.listen_metrics else None
     except ValueError as exc:
         _fail(str(exc))
-    engine = _engine(settings)
+    engine = _engine(settings)  # migrations run here, once, before any worker starts
+    if settings.serve_workers > 1:
+        from sippy.api.workers import run_workers
+
+        _print_hints(engine, port)
+        run_workers(settings, engine, host, port, metrics)
+        return
+    import uvicorn
+    from prometheus_client import start_http_server
+
+    from sippy.api.app import create_app
+
     if metrics:
         from prometheus_client import REGISTRY
 
@@ -288,6 +336,40 @@ def serve(
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
     )
+
+
+@app.command("mcp")
+def mcp_stdio(
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+    evidence_token_budget: BudgetOpt = None,
+) -> None:
+    """Serve the MCP tools on stdin/stdout, for an assistant that starts this command.
+
+    The same tools are served over HTTP by `sippy serve` at /mcp/v1/. Logs go to stderr.
+    """
+    import asyncio
+
+    from sippy.ai.service import SummaryService
+    from sippy.db.engine import session_factory
+    from sippy.mcp.server import serve_stdio
+
+    settings = _settings(
+        database_dsn=database_dsn,
+        log_level=log_level,
+        ai_endpoint=ai_endpoint,
+        ai_model=ai_model,
+        evidence_token_budget=evidence_token_budget,
+    )
+    engine = _engine(settings)
+    try:
+        asyncio.run(serve_stdio(SummaryService(settings, session_factory(engine))))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
 
 
 def _print_hints(engine: Engine, port: int) -> None:
@@ -593,6 +675,90 @@ def samples(
 
     runs = generate_samples(folder, count=count, seed=seed)
     out.print(f"wrote {len(runs)} sample runs under {folder}")
+
+
+@app.command("eval")
+def evaluate(
+    runs: Annotated[int, typer.Option(min=0, help="Generated runs to score")] = 120,
+    seed: Annotated[int, typer.Option(help="Seed of the generated corpus")] = 7,
+    payloads: Annotated[
+        int, typer.Option(min=0, help="Generated release payloads with planted themes")
+    ] = 2,
+    themes: Annotated[int, typer.Option(min=0, help="Planted themes per payload (0-6)")] = 4,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            "--realdata",
+            help="Check real runs instead (unlabelled): a folder, gs:// path or Prow URL; a "
+            "folder of payload snapshots (../shared/realdata) is put back into GCS layout",
+            show_default=False,
+        ),
+    ] = None,
+    keep_corpus: Annotated[
+        Path | None,
+        typer.Option(help="Write the generated corpus and truth.json here and keep them"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    database_dsn: Annotated[
+        str | None,
+        typer.Option(help="Load into this database (default: a scratch SQLite file)"),
+    ] = None,
+    log_level: LogOpt = None,
+    ai_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint",
+            "--ai-endpoint",
+            help="Score a model's answers (OpenAI-compatible URL; OPENAI_API_KEY optional); "
+            "unset: the built-in summarizer's",
+            show_default=False,
+        ),
+    ] = None,
+    ai_model: Annotated[
+        str | None, typer.Option("--model", "--ai-model", help="Model name", show_default=False)
+    ] = None,
+    evidence_token_budget: BudgetOpt = None,
+) -> None:
+    """How right is it? Score the pipeline on a generated labelled corpus, or check real runs."""
+    import tempfile
+
+    from sippy.evaluation.report import RichSteps, render
+    from sippy.evaluation.runner import EvaluationError, evaluate_generated, evaluate_sources
+
+    with tempfile.TemporaryDirectory(prefix="sippy-eval-db-") as scratch:
+        settings = _settings(
+            database_dsn=database_dsn or f"sqlite:///{scratch}/eval.db",
+            log_level=log_level,
+            ai_endpoint=ai_endpoint,
+            ai_model=ai_model,
+            evidence_token_budget=evidence_token_budget,
+        )
+        engine = _engine(settings)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn())
+        try:
+            with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
+                if source:
+                    report = evaluate_sources(settings, engine, source, steps=RichSteps(bar))
+                else:
+                    report = evaluate_generated(
+                        settings,
+                        engine,
+                        runs=runs,
+                        seed=seed,
+                        payloads=payloads,
+                        themes=themes,
+                        keep=keep_corpus,
+                        steps=RichSteps(bar),
+                    )
+        except (EvaluationError, ValueError) as exc:
+            _fail(str(exc))
+        finally:
+            engine.dispose()
+    if as_json:
+        out.print_json(json.dumps(report))
+    else:
+        render(out, report)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,7 +51,10 @@ HTTP = HttpMetrics(
         ["method", "handler"],
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     ),
-    inflight=Gauge("http_requests_inflight", "HTTP requests being served"),
+    # livesum: with several worker processes, the sum over the live ones
+    inflight=Gauge(
+        "http_requests_inflight", "HTTP requests being served", multiprocess_mode="livesum"
+    ),
 )
 
 
@@ -71,7 +74,9 @@ AI = AiMetrics(
         buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120),
     ),
     tokens=Counter("sippy_ai_tokens_total", "Tokens the model reported using", ["kind"]),
-    in_flight=Gauge("sippy_ai_in_flight", "Model calls holding a concurrency slot"),
+    in_flight=Gauge(
+        "sippy_ai_in_flight", "Model calls holding a concurrency slot", multiprocess_mode="livesum"
+    ),
 )
 
 

@@ -6,10 +6,11 @@ a `Settings` from its flags and hands it down.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import os
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         gt=0,
     )
     load_workers: int = Field(default=8, ge=1, le=64, description="Parallel reads per load.")
+    serve_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server worker processes; AI limits (concurrency, queue) apply to each.",
+    )
     gcs_endpoint: str | None = Field(
         default=None,
         description="GCS JSON API endpoint, for emulators (also read from STORAGE_EMULATOR_HOST).",
@@ -67,6 +74,27 @@ class Settings(BaseSettings):
         le=200_000,
         description="Prompt tokens (system + evidence), estimated conservatively.",
     )
+
+    # Writes over HTTP (loading runs, recomputing model answers): off unless asked for, and
+    # then only with a bearer token, which comes from the environment, never from a flag.
+    enable_write_endpoints: bool = Field(
+        default=False, description="Serve endpoints that write (POST /api/runs, refresh=true)."
+    )
+    write_token: SecretStr | None = Field(
+        default=None, description="Bearer token the write endpoints require (SIPPY_WRITE_TOKEN)."
+    )
+    load_roots: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Folders POST /api/runs may load local paths from (os.pathsep-separated "
+        "in SIPPY_LOAD_ROOTS); empty: local paths are refused over HTTP.",
+    )
+
+    @field_validator("load_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

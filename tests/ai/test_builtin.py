@@ -83,3 +83,85 @@ def test_categories():
         "running",
     ]
     assert category_for("f") == "unknown"
+
+
+# --- long lines: the cause at the end is quoted ----------------------------------------------
+
+
+def _failed_run(**overrides):
+    base = {
+        "name": "periodic-ci-openshift-release-main-nightly-4.20-e2e-aws-ovn",
+        "overallResult": "F",
+        "testCount": 900,
+        "testFailureCount": 1,
+        "testFlakeCount": 0,
+        "testFailures": {},
+        "failedSteps": [],
+        "logSnippets": [],
+        "clusterOperators": [],
+        "nodes": [],
+        "machines": [],
+    }
+    base.update(overrides)
+    return base
+
+
+def _quote(answer: str) -> str:
+    """The quoted line: what follows "says:" or "failed with:"."""
+    for lead in (" says: ", " failed with: "):
+        if lead in answer:
+            return answer.split(lead, 1)[1]
+    raise AssertionError(answer)
+
+
+INSTALL_LINE = (
+    'time="2026-04-04T16:55:43Z" level=error msg="failed to fetch Cluster: failed to generate'
+    ' asset \\"Cluster\\": failed to create cluster: failed to provision control-plane machines:'
+    " machine ci-op-xaqdib8k-f97d2-xpmvq-master-0 failed: VcpuLimitExceeded: You have requested"
+    " more vCPU capacity than your current vCPU limit of 1152 allows for the instance bucket"
+    ' that the specified instance type belongs to."'
+)
+PULL_LINE = (
+    "fail [github.com/openshift/origin/test/extended/images/pull.go:112]: pod"
+    ' "image-pull-test-x9z2k" in namespace "e2e-test-images-7hq2m" failed: error pulling'
+    " quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:"
+    + "0f" * 32
+    + " onto node ip-10-0-211-17.us-west-2.compute.internal: manifest unknown"
+)
+
+
+@pytest.mark.parametrize(
+    ("summary", "cause"),
+    [
+        (
+            _failed_run(
+                overallResult="I",
+                failedSteps=[{"name": "e2e-aws-ovn-ipi-install-install", "text": INSTALL_LINE}],
+            ),
+            "VcpuLimitExceeded",
+        ),
+        (
+            _failed_run(
+                overallResult="I",
+                logSnippets=[{"text": "Installer exit with code 4\n" + INSTALL_LINE}],
+            ),
+            "VcpuLimitExceeded",
+        ),
+        (_failed_run(testFailures={"[sig-imageregistry] pulls": PULL_LINE}), "manifest unknown"),
+    ],
+)
+def test_a_cause_at_the_end_of_a_long_line_is_quoted(summary, cause):
+    line = INSTALL_LINE if cause == "VcpuLimitExceeded" else PULL_LINE
+    assert cause not in line[:239]  # past what a head-only quote of 240 characters keeps
+    answer = builtin_summary(summary)
+    quote = _quote(answer)
+    assert cause in quote
+    assert quote[:4] == line[:4] or quote.startswith("level=error")  # the head is kept
+    assert len(quote.encode()) <= 241  # the line, at most 240 bytes, and a full stop
+    assert _sentences(answer) <= 3
+
+
+def test_a_short_line_is_quoted_whole():
+    line = "fail [github.com/openshift/origin/test/extended/router/idle.go:88]: route not admitted"
+    answer = builtin_summary(_failed_run(testFailures={"[sig-network] idle": line}))
+    assert _quote(answer) == line + "."

@@ -117,12 +117,19 @@ def test_model_gets_the_evidence_within_budget(loaded, fake):
 def test_answers_are_cached_and_refresh_recomputes(loaded, fake):
     engine, runs = loaded
     run_id = runs["install-failure"].build_id
-    with serve(engine, ai_endpoint=fake.base_url) as base:
+    token = "refresh-token-0123456789"
+    writer = {**JSON, "Authorization": f"Bearer {token}"}
+    with serve(
+        engine, ai_endpoint=fake.base_url, enable_write_endpoints=True, write_token=token
+    ) as base:
         first = ask(base, run_id, JSON).json()
         second = ask(base, run_id, JSON).json()
         assert len(fake.chat_requests) == 1
         fake.reply = "A different answer."
-        refreshed = ask(base, run_id, JSON, refresh="true").json()
+        assert (
+            ask(base, run_id, JSON, refresh="true").status_code == 401
+        )  # a write: needs the token
+        refreshed = ask(base, run_id, writer, refresh="true").json()
         again = ask(base, run_id, JSON).json()
     assert first["cached"] is False and second["cached"] is True
     assert second["summary"] == first["summary"] == REPLY

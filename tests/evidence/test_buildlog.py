@@ -218,11 +218,32 @@ def test_a_multibyte_character_at_the_cut_is_not_split():
     finding.text.encode().decode("utf-8")  # whole characters only
 
 
-def test_a_long_line_is_cut_at_max_line_bytes():
-    data = b"error: at the start " + b"y" * 10_000 + b" error: at the end\nnext\n"
+def test_a_long_line_keeps_its_head_and_its_tail():
+    """A Go error chain ends with its cause: of an over-long line the head and the tail are
+    looked at (the cause at the end decides the kind); the middle is not, so memory stays
+    bounded; and how the log is cut into chunks does not matter."""
+    data = b"error: at the start " + b"y" * 10_000 + b" quota exceeded at the end\nnext\n"
     (finding,) = scan(data, max_line_bytes=256)
-    assert finding.line == 1 and "at the start" in finding.text and "at the end" not in finding.text
-    assert scan(b"y" * 10_000 + b" error: beyond the cut\n", max_line_bytes=256) == []
+    assert (finding.line, finding.kind) == (1, "quota")
+    line = finding.text.splitlines()[0]
+    assert line.startswith("error: at the start") and line.endswith("quota exceeded at the end")
+    assert "…" in line and len(line.encode()) <= 256
+    for size in (1, 7, 100, 255, 256, 257, 4096):
+        assert scan(data, size, max_line_bytes=256) == [finding], size
+    middle = b"y" * 5000 + b" error: in the middle " + b"y" * 5000 + b"\n"
+    assert scan(middle, max_line_bytes=256) == []
+
+
+def test_a_long_line_split_inside_a_character_stays_valid_utf8():
+    # max_line_bytes=101 keeps the first 48 bytes and the last 50: both cuts fall inside
+    # a character (1 + 15 * 3 + 2; 33 + 10 + 7)
+    data = b"a" + "日".encode() * 300 + "é".encode() * 400 + b" error: x " + "日".encode() * 11
+    for size in (None, 1, 2, 3, 64):
+        (finding,) = scan(data + b"\n", size, max_line_bytes=101)
+        assert "\ufffd" not in finding.text
+        assert finding.text.startswith("a" + "日" * 15 + "…é")
+        assert finding.text.endswith("é error: x " + "日" * 11)
+        assert len(finding.text.encode()) <= 101
 
 
 def test_a_20mb_line_without_newline_is_streamed_in_bounded_memory():
@@ -469,3 +490,22 @@ def test_generated_runs_root_causes_are_found(tmp_path):
                 assert found.line == lines.index(cause) + 1
                 checked += 1
     assert checked >= 4
+
+
+def test_a_finding_longer_than_its_share_keeps_the_words_that_name_the_cause():
+    """The matched line is cut to LINE_BYTES around its cause, not to its first bytes."""
+    line = (
+        b'time="2026-04-04T16:55:43Z" level=error msg="failed to fetch Cluster: '
+        + b"failed to create the machine set: " * 30
+        + b"machine ci-op-xaqdib8k-master-0 failed: VcpuLimitExceeded: You have requested more"
+        b" vCPU capacity than your current vCPU limit of 1152 allows: "
+        + b"retry budget used up; " * 20
+        + b'gave up"\n'
+    )
+    assert len(line) > 1500 and line.index(b"VcpuLimitExceeded") > 1000
+    (finding,) = scan(FILLER + line + FILLER, context=0)
+    matched = finding.text
+    assert matched.startswith('time="2026')  # long identifiers, a timestamp too, compacted
+    assert 'level=error msg="failed to fetch Cluster: failed to create the machine set' in matched
+    assert "VcpuLimitExceeded: You have requested more vCPU capacity" in matched
+    assert matched.endswith('gave up"') and len(finding.text.encode()) <= FINDING_BYTES

@@ -205,3 +205,56 @@ def test_build_log_findings_and_steps_carry_their_source():
     assert "build-log.txt line 51234 (seen 3 times):" in evidence.text
     finding = next(i for i in evidence.items if i.section == "buildlog")
     assert (finding.source, finding.line) == ("build-log.txt", 51234)
+
+
+UPGRADE_LINE = (
+    "fail [github.com/openshift/origin/test/e2e/upgrade/upgrade.go:187]: during upgrade to"
+    " registry.build04.ci.openshift.org/ci-op-216dg47g/release@sha256:"
+    "6a241176dd3e6ba78e986756056c61705eb295fb04ae8ed3a81e4f33c3a1790e: Cluster did not complete"
+    " upgrade: timed out waiting for the condition: Cluster operator machine-config is degraded"
+    " (RequiredPoolsFailed)"
+)
+
+
+def test_a_decisive_line_with_a_digest_arrives_whole():
+    """The digest names the release the upgrade went to; on any other line it is noise."""
+    noisy = "I0514 pulled quay.io/x@sha256:" + "ab12" * 16 + " in 3s"
+    output = "STEP: upgrading\n" + noisy + "\n" + UPGRADE_LINE + "\n" + "trailer\n" * 30
+    evidence = build_evidence(
+        summary(
+            overallResult="U",
+            testFailures={"[sig-cluster-lifecycle] Cluster completes upgrade": output},
+            testFailureCount=1,
+        ),
+        3000,
+    )
+    assert UPGRADE_LINE in evidence.text
+    assert "ab12" * 16 not in evidence.text and "sha256:ab12ab12ab12ab12…" in evidence.text
+
+
+def test_a_long_build_log_line_arrives_whole():
+    line = (
+        'level=error msg="failed to fetch Cluster: failed to generate asset \\"Cluster\\": failed'
+        " to create cluster: failed to create DNS record api-int.ci-op-xe5tw4i0.gcp-2.ci.openshift"
+        ".org: googleapi: Error 403: Quota exceeded for quota metric 'DNS changes',"
+        ' rateLimitExceeded, request id 743f3b3d-a3ab-378b-be9d-ac288dfaf87a"'
+    )
+    assert len(line) > 300
+    finding = {
+        "source": "build-log.txt",
+        "line": 4021,
+        "text": 'time="2026-07-06T12:00:01Z" level=info msg="Creating infrastructure resources..."'
+        f"\n{line}\nInstaller exit with code 4",
+        "count": 1,
+    }
+    evidence = build_evidence(
+        summary(
+            overallResult="I",
+            reason="Install failed",
+            testFailures={},
+            testFailureCount=0,
+            logSnippets=[finding],
+        ),
+        3000,
+    )
+    assert line in evidence.text

@@ -201,3 +201,51 @@ def test_tail_256_splits_characters_like_sippy() -> None:
 def test_tail_256_odd_input() -> None:
     assert tail_256(None) == ""  # type: ignore[arg-type]
     assert tail_256("\ud800") == "?"
+
+
+# --- long decisive lines ----------------------------------------------------------------------
+
+LONG_FAIL = (
+    "fail [github.com/openshift/origin/test/extended/builds/new_app.go:67]: build"
+    ' "a234567890123456789012345678901234567890123456789012345678-1" failed: error pushing image'
+    " to image-registry.openshift-image-registry.svc:5000/e2e-test-lflplf-iodvz: unauthorized"
+)
+
+
+def test_a_decisive_line_longer_than_half_the_budget_arrives_whole() -> None:
+    assert 250 < _size(LONG_FAIL) < 500  # the old cap was half the budget
+    text = "STEP: building\n" + _noise(40) + LONG_FAIL + "\n" + _noise(40, 40)
+    snippet = failure_snippet(text, 500)
+    assert LONG_FAIL in snippet.split("\n")
+    assert _size(snippet) <= 500
+
+
+def test_a_decisive_line_too_long_for_the_budget_keeps_its_head_and_its_cause() -> None:
+    line = LONG_FAIL.replace(" failed:", " failed: " + "retrying the push; " * 60 + "gave up:")
+    assert _size(line) > 1000
+    snippet = failure_snippet(_noise(20) + line + "\n" + _noise(20, 20), 500)
+    assert "fail [github.com/openshift/origin/test/extended/builds/new_app.go:67]" in snippet
+    assert snippet.count(": unauthorized") == 1 and "error pushing image" in snippet
+    assert _size(snippet) <= 500
+
+
+def test_a_line_the_build_log_scanner_ranks_is_decisive_here_too() -> None:
+    """A ci-operator step failure matches none of the test-output patterns; it is still
+    the line to keep whole (step texts and build-log findings come through here)."""
+    step = (
+        '* could not run steps: step [release:latest] failed: release "release-images-latest"'
+        " failed: could not watch pod: the pod ci-op-c0yo1155/release-images-latest failed after"
+        " 2m50s (failed containers: ): Evicted The node was low on resource: memory. Threshold"
+        " quantity: 100Mi, available: 32964Ki."
+    )
+    text = (
+        "INFO[2026-02-09T23:11:04Z] Importing release image latest.\n"
+        "INFO[2026-02-09T23:28:13Z] Ran for 17m10s\n"
+        "ERRO[2026-02-09T23:28:13Z] Some steps failed:\n"
+        f"  {step}\n"
+        "INFO[2026-02-09T23:28:13Z] Reporting job state 'failed' with reason"
+        " 'executing_graph:step_failed:importing_release'\n"
+    )
+    snippet = failure_snippet(text, 500)
+    assert step in snippet
+    assert _size(snippet) <= 500

@@ -76,13 +76,15 @@ class FakeOpenAI:
     `reply` is the answer text, or a function of the request's JSON body; `delay` is how
     long to wait before answering; `mode` makes the reply malformed: "garbage" (200 with
     a non-JSON body), "no_choices", "empty" (null content), "drop" (close the connection
-    mid-reply). `drop_stream_after=N` closes a stream after N deltas.
+    mid-reply). `drop_stream_after=N` closes a stream after N deltas; `chunk_delay` is the
+    pause before each streamed delta, so a reader sees the text arrive piece by piece.
     """
 
     reply: str | Callable[[dict[str, Any]], str] = DEFAULT_REPLY
     delay: float = 0.0
     mode: Mode = "ok"
     drop_stream_after: int | None = None
+    chunk_delay: float = 0.0
     model: str = "fake-model"
     _requests: list[RecordedRequest] = field(default_factory=list, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
@@ -149,6 +151,7 @@ class FakeOpenAI:
         self.delay = 0.0
         self.mode = "ok"
         self.drop_stream_after = None
+        self.chunk_delay = 0.0
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -319,6 +322,8 @@ class FakeOpenAI:
                 for n, piece in enumerate(pieces(text)):
                     if self.drop_stream_after is not None and n >= self.drop_stream_after:
                         raise _Dropped  # uvicorn closes the connection mid-stream
+                    if self.chunk_delay and not self._closing:
+                        await asyncio.sleep(self.chunk_delay)
                     yield chunk([delta(piece)])
             # llama.cpp style: usage rides on the last chunk unless asked for separately
             yield chunk([delta(None, "stop")], with_usage=not include_usage)

@@ -11,7 +11,7 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sippy.evidence.buildlog import scan_build_log
+from sippy.evidence.buildlog import excerpt_line, scan_build_log
 from sippy.evidence.bundle import build_evidence
 from sippy.evidence.normalize import normalize_line
 from sippy.evidence.snippets import failure_snippet
@@ -35,6 +35,16 @@ def test_failure_snippet_is_bounded_valid_utf8(text, budget):
     snippet = failure_snippet(text, budget)
     encoded = snippet.encode("utf-8")  # raises on lone surrogates: there must be none
     assert len(encoded) <= max(budget, 0)
+
+
+@FAST
+@given(line=st.one_of(st.text(max_size=3000), LOGGY), budget=st.integers(-5, 1200))
+def test_excerpt_line_is_bounded_valid_utf8_and_whole_when_it_fits(line, budget):
+    line = line.encode("utf-8", "replace").decode("utf-8")  # artifact text has no surrogates
+    excerpt = excerpt_line(line, budget)
+    assert len(excerpt.encode("utf-8")) <= max(budget, 0)
+    if len(line.encode("utf-8")) <= budget:
+        assert excerpt == line
 
 
 @FAST

@@ -156,7 +156,16 @@ def jira_escape(text: str) -> str:
     return _JIRA_SPECIAL.sub(lambda m: "\\" + m.group(), " ".join(str(text).split()))
 
 
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) URLs become links: a run's URL comes from its artifacts, and a
+    `javascript:` or `data:` one would run in the page that renders the draft."""
+    if not url or not re.match(r"https?://[^\s]+$", url, re.IGNORECASE):
+        return None
+    return url
+
+
 def jira_link(text: str, url: str | None) -> str:
+    url = safe_url(url)
     if not url:
         return jira_escape(text)
     return f"[{jira_escape(text)}|{url.replace('|', '%7C').replace(']', '%5D')}]"
@@ -167,9 +176,11 @@ def md_escape(text: str) -> str:
 
 
 def md_link(text: str, url: str | None) -> str:
+    url = safe_url(url)
     if not url:
         return md_escape(text)
-    return f"[{md_escape(text)}]({url.replace(' ', '%20').replace(')', '%29')})"
+    quoted = url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+    return f"[{md_escape(text)}]({quoted})"
 
 
 def _longest_backtick_run(text: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sippy.evidence.buildlog import most_telling_line
+from sippy.evidence.buildlog import excerpt_line, most_telling_line
 
 CATEGORIES = {
     "S": "success",
@@ -23,6 +23,7 @@ CATEGORIES = {
     "R": "running",
 }
 MAX_NAMES = 2
+QUOTE_BYTES = 240  # of the line quoted: a sentence, not a log dump
 _DECISIVE = re.compile(
     r"fail \[[^\]]+\]:|panic:|level=(?:error|fatal)|\berror:|\bError:|timed out|"
     r"deadline exceeded|quota|failed to acquire lease",
@@ -141,12 +142,15 @@ def _decisive_line(text: str) -> str:
 
 
 _DIGEST = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}")
+_LOGRUS_TIME = re.compile(r'time="[^"\n]{0,64}"\s+(?=level=)')
 
 
-def _cap(line: str, limit: int = 240) -> str:
-    """Shorten image digests (they say nothing to a reader), then cap the length."""
-    line = _DIGEST.sub(r"\1…", line)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def _cap(line: str, limit: int = QUOTE_BYTES) -> str:
+    """Drop a logrus timestamp and shorten image digests (they say nothing to a reader),
+    then cap the length: a long line keeps its head, the part that names the cause and its
+    end (Go error chains end with the cause), not only its first `limit` bytes."""
+    line = _DIGEST.sub(r"\1…", _LOGRUS_TIME.sub("", line, count=1))
+    return excerpt_line(line, limit)
 
 
 def _sentence(line: str) -> str:

@@ -434,7 +434,7 @@ class ModelClient:
         """An SDK failure as a ModelError; retryable when another try may well succeed."""
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
-            detail = _error_detail(exc.body)
+            detail = _error_detail(exc.body, self._scrub)
             return ModelError(
                 502,
                 self._scrub(
@@ -555,15 +555,16 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_detail(body: object) -> str:
-    """The upstream's own error message, short, when it sent one."""
+def _error_detail(body: object, scrub: Callable[[str], str]) -> str:
+    """The upstream's own error message, short, when it sent one; scrubbed before it is
+    shortened, so a key the upstream echoed cannot survive in part."""
     message: object = body
     if isinstance(body, dict):
         inner = body.get("error", body)
         message = inner.get("message") if isinstance(inner, dict) else inner
     if not isinstance(message, str):
         return ""
-    message = " ".join(message.split())
+    message = scrub(" ".join(message.split()))
     return message[:_DETAIL_CHARS] + ("…" if len(message) > _DETAIL_CHARS else "")
 
 

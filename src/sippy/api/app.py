@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from sippy import __version__
 from sippy.ai.service import SummaryService
 from sippy.api.errors import install_error_handlers
+from sippy.api.middleware import MetricsAndCors
 from sippy.api.routes import router
-from sippy.db.engine import session_factory
-from sippy.metrics import HTTP
+from sippy.api.write import write_router
+from sippy.db.engine import session_factory, widen_default_executor
+from sippy.db.generation import DerivedCache
+from sippy.mcp.http import MCPHttpEndpoint
+from sippy.mcp.server import build_mcp_server
 from sippy.settings import Settings
+from sippy.web.pages import install_pages
 
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
     """Build the app around an engine the caller owns (and has migrated)."""
     sessions = session_factory(engine)
-    ai = SummaryService(settings, sessions)
+    derived = DerivedCache()  # summaries, evidence, histories: kept until runs change
+    ai = SummaryService(settings, sessions, derived)
+    mcp = MCPHttpEndpoint(build_mcp_server(ai), settings.listen)  # shares the AI limits, cache
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await ai.aclose()
+        widen_default_executor()
+        try:
+            async with mcp.running():
+                yield
+        finally:
+            await ai.aclose()
 
     app = FastAPI(
         title="Sippy AI",
@@ -38,24 +48,11 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.ai = ai
+    app.state.derived = derived
     install_error_handlers(app)
-    app.middleware("http")(_metrics_and_cors)
+    app.add_middleware(MetricsAndCors)
+    app.mount("/mcp/v1", mcp)
     app.include_router(router)
+    app.include_router(write_router)
+    install_pages(app)  # the web pages and their static files
     return app
-
-
-async def _metrics_and_cors(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    HTTP.inflight.inc()
-    try:
-        response = await call_next(request)
-    finally:
-        HTTP.inflight.dec()
-    route = request.scope.get("route")
-    handler = getattr(route, "path", "unmatched")
-    HTTP.requests.labels(request.method, handler, str(response.status_code)).inc()
-    HTTP.duration.labels(request.method, handler).observe(time.perf_counter() - started)
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    return response

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from sqlalchemy import text
@@ -16,12 +17,16 @@ from sippy.ai.bug import FORMATS, draft_bug
 from sippy.ai.service import SummaryService
 from sippy.ai.test_failure import explain
 from sippy.ai.themes import payload_themes, run_themes
+from sippy.analysis.runs import MAX_PER_PAGE, PER_PAGE, find_run, recent_runs
 from sippy.analysis.summary import job_run_summary
 from sippy.analysis.test_history import history_of_test
+from sippy.api.auth import Refresh, writes_enabled
 from sippy.api.errors import ApiError, error_response
+from sippy.api.params import SinceParam, parse_since, refuse_nul
+from sippy.api.schema import ERRORS, MODEL_ERRORS, RUN_ID_PATTERN, text_or_json
 from sippy.api.streaming import sse_events
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(refuse_nul)], responses=ERRORS)
 
 MAX_BUILD_ID = 2**63 - 1
 
@@ -46,6 +51,18 @@ ENDPOINTS: list[dict[str, Any]] = [
         "path": "/api/ai/job_run",
         "description": "Why did this job run fail? 1-3 sentences from the model (or the built-in "
         "summarizer); JSON with Accept: application/json, server-sent events with stream=true",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/runs",
+        "description": "Loaded runs, newest first, one page at a time, filtered by release, job "
+        "(name contains) and result letter: what the home page lists",
+        "required_capabilities": ["local_db"],
+    },
+    {
+        "path": "/api/runs/resolve",
+        "description": "The loaded run a build id, Prow URL, gcsweb URL or gs:// path names; "
+        "404 when it is not loaded",
         "required_capabilities": ["local_db"],
     },
     {
@@ -79,6 +96,13 @@ ENDPOINTS: list[dict[str, Any]] = [
         "required_capabilities": ["local_db"],
     },
     {
+        "path": "/api/runs",
+        "description": "Loads the runs under a Prow job URL, gs:// path or a folder under a load "
+        'root (POST {"source": ...}; a write: needs the bearer token)',
+        "required_capabilities": ["write"],
+        "methods": ["POST"],
+    },
+    {
         "path": "/healthz",
         "description": "Liveness and database reachability",
         "required_capabilities": [],
@@ -86,12 +110,38 @@ ENDPOINTS: list[dict[str, Any]] = [
 ]
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for a (sync) endpoint, with one thread hop where a sync generator takes two.
+
+    Made on the loop: a new session does no I/O until first used. Closed (its connection
+    back to the pool) in a thread outside the shared pool's limit, as FastAPI does for sync
+    generators: endpoints waiting for a pooled connection may hold every pool thread, and
+    the close that frees one must not wait behind them; shielded, so a client that hangs up
+    cannot leak the connection.
+    """
+    session = request.app.state.sessions()
+    try:
         yield session
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+# Required in the schema; the handlers check them to give Sippy's distinct messages.
+RunIdParam = Annotated[
+    str, Query(description="Prow build id", json_schema_extra={"pattern": RUN_ID_PATTERN})
+]
+TestNameParam = Annotated[
+    str, Query(description="Exact test name", json_schema_extra={"minLength": 1})
+]
+
+
+def json_bytes(value: Any) -> bytes:
+    """A JSON body as JSONResponse renders it, made once so that it can be kept."""
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
 
 
 def parse_run_id(value: str | None) -> int:
@@ -106,21 +156,56 @@ def parse_run_id(value: str | None) -> int:
     return run_id
 
 
-@router.get("/api/job/run/summary")
+@router.get("/api/job/run/summary", response_model=dict[str, Any])
 def get_job_run_summary(
+    request: Request,
     session: SessionDep,
-    prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
-) -> dict[str, Any]:
+    prow_job_run_id: RunIdParam,
+) -> Response:
     run_id = parse_run_id(prow_job_run_id)
-    return job_run_summary(session, run_id)
+    body = request.app.state.derived.get(
+        session, ("job_run_summary", run_id), lambda: json_bytes(job_run_summary(session, run_id))
+    )
+    return Response(body, media_type="application/json")
 
 
-@router.get("/api/ai/job_run", response_model=None)
+@router.get("/api/runs")
+def get_runs(
+    session: SessionDep,
+    release: Annotated[str | None, Query(description="Only this release, e.g. 4.20")] = None,
+    job: Annotated[str | None, Query(description="Only jobs whose name contains this")] = None,
+    result: Annotated[str | None, Query(description="Only this result letter, e.g. F")] = None,
+    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Runs per page")] = PER_PAGE,
+) -> dict[str, Any]:
+    return recent_runs(
+        session, release=release, job=job, result=result, page=page, per_page=per_page
+    )
+
+
+@router.get("/api/runs/resolve")
+def resolve_run(
+    session: SessionDep,
+    source: Annotated[str | None, Query(description="Build id, Prow URL or gs:// path")] = None,
+) -> dict[str, Any]:
+    if not source or not source.strip():
+        raise ApiError(400, "param 'source' is required")
+    run_id = find_run(session, source)
+    if run_id is None:
+        raise ApiError(404, f"no loaded run matches {source.strip()[:200]!r}")
+    return {"id": run_id, "url": f"/runs/{run_id}"}
+
+
+@router.get(
+    "/api/ai/job_run",
+    response_model=None,
+    responses={**MODEL_ERRORS, **text_or_json("Why the run failed", stream=True)},
+)
 async def get_ai_job_run(
     request: Request,
-    prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
+    prow_job_run_id: RunIdParam,
     stream: Annotated[bool, Query(description="Answer as server-sent events")] = False,
-    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+    refresh: Refresh = False,
 ) -> Response:
     run_id = parse_run_id(prow_job_run_id)
     service: SummaryService = request.app.state.ai
@@ -144,23 +229,34 @@ def _test_name(value: str | None) -> str:
     return value
 
 
-@router.get("/api/tests/history")
+@router.get("/api/tests/history", response_model=dict[str, Any])
 def get_test_history(
+    request: Request,
     session: SessionDep,
-    test_name: Annotated[str | None, Query(description="Exact test name")] = None,
+    test_name: TestNameParam,
     job: Annotated[str | None, Query(description="Only this job")] = None,
     release: Annotated[str | None, Query(description="Only this release, e.g. 4.20")] = None,
-    since: Annotated[datetime | None, Query(description="Only runs started since")] = None,
-) -> dict[str, Any]:
-    return history_of_test(session, _test_name(test_name), job=job, release=release, since=since)
+    since: SinceParam = None,
+) -> Response:
+    name, after = _test_name(test_name), parse_since(since)
+    body = request.app.state.derived.get(
+        session,
+        ("tests_history", name, job, release, after),
+        lambda: json_bytes(history_of_test(session, name, job=job, release=release, since=after)),
+    )
+    return Response(body, media_type="application/json")
 
 
-@router.get("/api/ai/test_failure", response_model=None)
+@router.get(
+    "/api/ai/test_failure",
+    response_model=None,
+    responses={**MODEL_ERRORS, **text_or_json("What went wrong, and debugging steps")},
+)
 async def get_ai_test_failure(
     request: Request,
-    prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
-    test_name: Annotated[str | None, Query(description="Exact test name")] = None,
-    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+    prow_job_run_id: RunIdParam,
+    test_name: TestNameParam,
+    refresh: Refresh = False,
 ) -> Response:
     run_id, name = parse_run_id(prow_job_run_id), _test_name(test_name)
     answer = await explain(request.app.state.ai, run_id, name, refresh=refresh)
@@ -170,13 +266,19 @@ async def get_ai_test_failure(
     return PlainTextResponse(f"{answer['summary']}\n\n{steps}\n")
 
 
-@router.get("/api/ai/bug", response_model=None)
+@router.get(
+    "/api/ai/bug",
+    response_model=None,
+    responses={**MODEL_ERRORS, **text_or_json("A bug title and description")},
+)
 async def get_ai_bug(
     request: Request,
-    prow_job_run_id: Annotated[str | None, Query(description="Prow build id")] = None,
-    test_name: Annotated[str | None, Query(description="Exact test name")] = None,
-    format: Annotated[str, Query(description="jira or markdown")] = "jira",  # noqa: A002
-    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+    prow_job_run_id: RunIdParam,
+    test_name: TestNameParam,
+    format: Annotated[  # noqa: A002
+        str, Query(description="jira or markdown", json_schema_extra={"enum": list(FORMATS)})
+    ] = "jira",
+    refresh: Refresh = False,
 ) -> Response:
     run_id, name = parse_run_id(prow_job_run_id), _test_name(test_name)
     if format not in FORMATS:
@@ -187,27 +289,29 @@ async def get_ai_bug(
     return PlainTextResponse(f"{bug['title']}\n\n{bug['description']}\n")
 
 
-@router.get("/api/ai/payload")
+@router.get("/api/ai/payload", responses=MODEL_ERRORS)
 async def get_ai_payload(
     request: Request,
-    release_tag: Annotated[str | None, Query(description="e.g. 4.20.0-0.nightly-…")] = None,
-    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+    release_tag: Annotated[
+        str, Query(description="e.g. 4.20.0-0.nightly-…", json_schema_extra={"minLength": 1})
+    ],
+    refresh: Refresh = False,
 ) -> dict[str, Any]:
     if not release_tag:
         raise ApiError(400, "param 'release_tag' is required")
     return await payload_themes(request.app.state.ai, release_tag, refresh=refresh)
 
 
-@router.get("/api/ai/themes")
+@router.get("/api/ai/themes", responses=MODEL_ERRORS)
 async def get_ai_themes(
     request: Request,
     release: Annotated[str | None, Query(description="e.g. 4.20")] = None,
-    since: Annotated[datetime | None, Query(description="Only runs started since")] = None,
+    since: SinceParam = None,
     job: Annotated[str | None, Query(description="Only jobs whose name contains this")] = None,
-    refresh: Annotated[bool, Query(description="Ask the model again, not the cache")] = False,
+    refresh: Refresh = False,
 ) -> dict[str, Any]:
     return await run_themes(
-        request.app.state.ai, release=release, since=since, job=job, refresh=refresh
+        request.app.state.ai, release=release, since=parse_since(since), job=job, refresh=refresh
     )
 
 
@@ -220,7 +324,7 @@ def _wants_json(request: Request) -> bool:
 def list_endpoints(request: Request) -> list[dict[str, Any]]:
     capabilities = set(server_capabilities(request))
     return [
-        {**e, "methods": ["GET"]}
+        {**e, "methods": e.get("methods", ["GET"])}
         for e in ENDPOINTS
         if set(e["required_capabilities"]) <= capabilities
     ]
@@ -233,6 +337,8 @@ def server_capabilities(request: Request) -> list[str]:
         capabilities.insert(0, "openshift_releases")
     if request.app.state.settings.ai_endpoint:
         capabilities.append("ai")
+    if writes_enabled(request.app.state.settings):
+        capabilities.append("write")
     return capabilities
 
 

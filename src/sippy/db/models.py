@@ -324,3 +324,16 @@ class ReleaseJobRun(Base):
     upgrade: Mapped[bool] = mapped_column(Boolean, default=False)
     upgrades_from: Mapped[str | None] = mapped_column(String(256))
     upgrades_to: Mapped[str | None] = mapped_column(String(256))
+
+
+class DataGeneration(Base):
+    """One row: a counter bumped by every transaction that stores or removes a run.
+
+    Servers keep values computed from the runs (summaries, evidence, test histories) while
+    the generation they read is unchanged; see `sippy.db.generation`.
+    """
+
+    __tablename__ = "data_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)

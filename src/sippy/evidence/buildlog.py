@@ -8,9 +8,10 @@ it; when no JUnit was written it is the only evidence. Reading it must stay fast
   `bytes.find` on a literal runs at gigabytes a second. So each chunk is lower-cased once and
   searched for a handful of literals (`PREFILTER`: every pattern contains one); only the lines
   holding one are decoded and matched against `PATTERNS`, each gated by its own literal.
-* Memory. The log is read in 1 MiB chunks; an over-long line keeps only its first
-  `max_line_bytes`; the before-context is a ring of a few lines; distinct findings are capped
-  (the weakest half is dropped when full). Nothing grows with the log.
+* Memory. The log is read in 1 MiB chunks; an over-long line keeps its head and its tail
+  within `max_line_bytes` (a Go error chain ends with its cause); the before-context is a
+  ring of a few lines; distinct findings are capped (the weakest half is dropped when full).
+  Nothing grows with the log.
 * Signal. Copies of one message that differ only in timestamps, names or numbers fold into one
   finding with a count (`normalize_line`). Wrappers that only say "exit status 1", echoes in
   INFO lines, zero counters and flags are ranked down or ignored: the failed step and its
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sippy.evidence.excerpt import compact_identifiers, drop_segments, shorten_line
 from sippy.evidence.normalize import LineNormalizer, split_timestamp
 
 CHUNK_BYTES = 1 << 20
@@ -32,6 +34,7 @@ MAX_KEYS = 1024  # distinct findings kept while scanning; when full, the weakest
 FINDING_BYTES = 1024  # a finding's text: the matched line plus context
 LINE_BYTES = 768  # the matched line's share of that
 CONTEXT_LINE_BYTES = 240
+PRECUT_FACTOR = 4  # a line longer than this many budgets is first cut to that many
 MEMO_CHARS = 1 << 18  # lines whose classification is remembered (repeats cost a lookup)
 
 
@@ -159,6 +162,10 @@ _ECHOES = re.compile(
 )
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _CONTROL = bytes([*range(0, 9), *range(10, 32), 127])  # deleted; tab stays
+_MARKER = "…".encode()
+
+
+Span = tuple[int, int]  # (start, end) in a line
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +190,9 @@ def scan_build_log(
 
     `source` is a binary file (read in 1 MiB chunks) or an iterable of byte chunks. Any bytes
     are accepted: invalid UTF-8 is replaced, ANSI colours and control characters removed.
-    Only the first `max_line_bytes` (at least 64) of a line are looked at; `context` lines
-    before and after each finding come with it, blank ones left out.
+    Of a line longer than `max_line_bytes` (at least 64) only its head and its last
+    `max_line_bytes // 2` bytes are looked at, joined by "…"; `context` lines before and
+    after each finding come with it, blank ones left out.
     """
     scanner = _Scanner(context, max_line_bytes)
     for chunk in _chunks(source):
@@ -217,6 +225,44 @@ def most_telling_line(texts: Iterable[str], *, min_score: int = 1) -> tuple[int,
             if best is None or rank > best[0]:
                 best = (rank, index, line.strip())
     return (best[1], best[2]) if best else None
+
+
+def telling_spans(line: str) -> list[Span]:
+    """(start, end) in `line` of each pattern's first match, the parts that say why, most
+    telling first: by score, a failed-step match (it says where) below any other, earlier
+    first among equals."""
+    lowered = line.lower()
+    ranked: list[tuple[int, int, int]] = []
+    for pattern, regex in _RULES:
+        if pattern.literal not in lowered:
+            continue
+        match = regex.search(line)
+        if match is not None:
+            rank = pattern.score - (100 if pattern.kind == "step-failed" else 0)
+            ranked.append((-rank, match.start(), match.end()))
+    return [(start, end) for _, start, end in sorted(ranked)]
+
+
+def excerpt_line(line: str, max_bytes: int) -> str:
+    """`line` within `max_bytes`: whole when it fits; else with long identifiers compacted,
+    then links of its error chain left out, then its head, its most telling part past the
+    head and its tail (`sippy.evidence.excerpt`); the words that name the cause stay."""
+    if len(line.encode()) <= max_bytes:
+        return line
+    if len(line) > PRECUT_FACTOR * max_bytes:  # bound the work on a huge line first
+        line = shorten_line(line, PRECUT_FACTOR * max_bytes, _best_and_anchor(line, max_bytes)[1])
+    line = compact_identifiers(line, max_bytes, telling_spans(line))
+    best, anchor = _best_and_anchor(line, max_bytes)
+    line = drop_segments(line, max_bytes, [span for span in (best, anchor) if span])
+    return shorten_line(line, max_bytes, _best_and_anchor(line, max_bytes)[1])
+
+
+def _best_and_anchor(line: str, max_bytes: int) -> tuple[Span | None, Span | None]:
+    """The most telling span, and the most telling one past the head (which shortening
+    keeps anyway): the anchor of the window kept in the middle."""
+    spans = telling_spans(line)
+    after = max_bytes // 3
+    return (spans[0] if spans else None, next((s for s in spans if s[0] >= after), None))
 
 
 def _classify(line: str) -> tuple[int, str] | None:
@@ -283,7 +329,7 @@ class _Found:
 
     def _text(self) -> str:
         """The line, then the nearest context lines while they fit in FINDING_BYTES."""
-        line = _cap(self.text, LINE_BYTES)
+        line = excerpt_line(self.text, LINE_BYTES)
         budget = FINDING_BYTES - len(line.encode())
         before: list[str] = []
         after: list[str] = []
@@ -307,10 +353,13 @@ class _Scanner:
     def __init__(self, context: int, max_line_bytes: int) -> None:
         self.context = max(context, 0)
         self.max_line = max(max_line_bytes, 64)
+        self.tail_keep = self.max_line // 2  # of an over-long line: its last bytes
+        self.head_keep = self.max_line - self.tail_keep - len(_MARKER)  # and its first
         self.found: dict[str, _Found] = {}
         self.pending: list[_Found] = []  # findings still owed after-context
         self.tail: deque[bytes] = deque(maxlen=self.context)  # last lines, for before-context
         self.carry = b""  # the incomplete last line (at most max_line bytes of it)
+        self.carry_tail = b""  # its last tail_keep bytes
         self.skipping = False  # inside an over-long line whose head is in `carry`
         self.lines = 0  # complete lines so far
         self.normalize = LineNormalizer()
@@ -331,29 +380,45 @@ class _Scanner:
         begin = 0
         if self.carry or self.skipping:  # finish the line the last chunk ended in
             newline = chunk.find(b"\n")
+            self._carry_on(chunk, 0, len(chunk) if newline < 0 else newline)
             if newline < 0:
-                if not self.skipping:
-                    self.carry += chunk[: self.max_line + 1 - len(self.carry)]
-                    self.skipping = len(self.carry) > self.max_line
-                    self.carry = self.carry[: self.max_line]
                 return
-            if not self.skipping:
-                self.carry = (self.carry + chunk[: min(newline, self.max_line)])[: self.max_line]
-            line = self.carry + b"\n"
-            self.carry, self.skipping, begin = b"", False, newline + 1
+            line = self._carried() + b"\n"
+            begin = newline + 1
             self._scan(line, 0, len(line))
         end = chunk.rfind(b"\n", begin) + 1
         if end:
             self._scan(chunk, begin, end)
             begin = end
-        rest = chunk[begin : begin + self.max_line + 1]
-        self.skipping = len(rest) > self.max_line
-        self.carry = rest[: self.max_line]
+        self._carry_on(chunk, begin, len(chunk))
 
     def finish(self) -> None:
-        if self.carry:
-            line, self.carry = self.carry + b"\n", b""
+        if self.carry or self.skipping:
+            line = self._carried() + b"\n"
             self._scan(line, 0, len(line))
+
+    def _carry_on(self, chunk: bytes, begin: int, end: int) -> None:
+        """Add chunk[begin:end] to the line still open at the end of a chunk."""
+        if not self.skipping:
+            self.carry += chunk[begin : min(end, begin + self.max_line + 1 - len(self.carry))]
+            self.skipping = len(self.carry) > self.max_line
+            self.carry = self.carry[: self.max_line]
+        piece = chunk[max(begin, end - self.tail_keep) : end]
+        self.carry_tail = (self.carry_tail + piece)[-self.tail_keep :]
+
+    def _carried(self) -> bytes:
+        """The open line, shaped as `_shape` shapes a whole one; and forget it."""
+        line = self.carry
+        if self.skipping:
+            line = _join(self.carry[: self.head_keep], self.carry_tail)
+        self.carry, self.carry_tail, self.skipping = b"", b"", False
+        return line
+
+    def _shape(self, data: bytes, start: int, stop: int) -> bytes:
+        """data[start:stop], or its head and tail when longer than max_line."""
+        if stop - start <= self.max_line:
+            return data[start:stop]
+        return _join(data[start : start + self.head_keep], data[stop - self.tail_keep : stop])
 
     def _scan(self, data: bytes, begin: int, end: int) -> None:
         """Scan the complete lines of data[begin:end] (end is just past a newline)."""
@@ -369,8 +434,7 @@ class _Scanner:
         self._remember_tail(data, begin, end)
 
     def _match(self, data: bytes, begin: int, start: int, stop: int, end: int, line: int) -> None:
-        raw = data[start : min(stop, start + self.max_line)]
-        text = _clean(raw, len(raw) == self.max_line)
+        text = _clean(self._shape(data, start, stop))
         head, body = split_timestamp(text)
         scored = self._classify(head + body)
         if scored is None:
@@ -400,7 +464,7 @@ class _Scanner:
         lines: list[str] = []
         while len(lines) < count and position < end:
             stop = data.find(b"\n", position, end)
-            lines.append(self._context_line(data[position:stop]))
+            lines.append(self._context_line(self._shape(data, position, stop)))
             position = stop + 1
         return lines
 
@@ -408,15 +472,14 @@ class _Scanner:
         lines: list[bytes] = []
         while len(lines) < self.context and start > begin:
             previous = max(data.rfind(b"\n", begin, start - 1) + 1, begin)
-            lines.append(data[previous : start - 1])
+            lines.append(self._shape(data, previous, start - 1))
             start = previous
         if len(lines) < self.context:
             lines += reversed(list(self.tail)[max(len(self.tail) - self.context + len(lines), 0) :])
         return [self._context_line(raw) for raw in reversed(lines)]
 
     def _context_line(self, raw: bytes) -> str:
-        raw = raw[: self.max_line]
-        return _cap(_clean(raw, len(raw) == self.max_line), CONTEXT_LINE_BYTES)
+        return excerpt_line(_clean(raw), CONTEXT_LINE_BYTES)
 
     def _give_after(self, data: bytes, begin: int, end: int) -> None:
         """Findings near the end of the previous chunk get their after-context here."""
@@ -432,7 +495,7 @@ class _Scanner:
         stop = end - 1
         while len(lines) < self.context and stop >= begin:
             start = max(data.rfind(b"\n", begin, stop) + 1, begin)
-            lines.append(data[start:stop][: self.max_line])
+            lines.append(self._shape(data, start, stop))
             stop = start - 1
         self.tail.extend(reversed(lines))
 
@@ -459,15 +522,20 @@ def _line_starts(lowered: bytes, begin: int, end: int) -> list[int]:
     return sorted(starts)
 
 
-def _clean(raw: bytes, capped: bool) -> str:
-    """Text of a raw line: no ANSI colours or control characters, invalid UTF-8 replaced,
-    and when `capped` (cut at the length limit) no half character at the end."""
+def _clean(raw: bytes) -> str:
+    """Text of a raw line: no ANSI colours or control characters, invalid UTF-8 replaced."""
     if b"\x1b" in raw:
         raw = _ANSI.sub(b"", raw)
     raw = raw.translate(None, _CONTROL)
-    if capped:
-        raw = _trim_partial(raw)
     return raw.decode("utf-8", "replace").rstrip()
+
+
+def _join(head: bytes, tail: bytes) -> bytes:
+    """The head and tail of an over-long line, with "…" between and no half characters."""
+    skip = 0
+    while skip < min(3, len(tail)) and tail[skip] & 0xC0 == 0x80:  # continuation bytes
+        skip += 1
+    return _trim_partial(head) + _MARKER + tail[skip:]
 
 
 def _trim_partial(raw: bytes) -> bytes:
@@ -478,11 +546,3 @@ def _trim_partial(raw: bytes) -> bytes:
             need = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
             return raw[:-back] if need > back else raw
     return raw
-
-
-def _cap(text: str, max_bytes: int) -> str:
-    """`text` in at most `max_bytes` of UTF-8, marked with "…" where cut."""
-    data = text.encode()
-    if len(data) <= max_bytes:
-        return text
-    return data[: max_bytes - 3].decode("utf-8", "ignore") + "…"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sippy.evidence.buildlog import line_score
 from sippy.evidence.normalize import normalize_line
 from sippy.evidence.snippets import failure_snippet
 from sippy.evidence.tokens import estimate_tokens
@@ -38,7 +39,16 @@ MAX_FINDINGS = 10
 MAX_TITLE_CHARS = 300
 _BLOB_CANDIDATE = re.compile(r"[A-Za-z0-9+/=_-]{40,}")
 _HEX = re.compile(r"[0-9a-fA-F]{32,}")
-_FENCE = re.compile(r"</?\s*evidence\s*>", re.IGNORECASE)
+_DIGEST_PREFIX = re.compile(r"\bsha(?:256|384|512):$")
+_FENCE = re.compile(r"<\s*/?\s*evidence\s*>", re.IGNORECASE)
+# Chat-template control tokens (ChatML and Llama 3 `<|...|>`, Mistral `[INST]`, `</s>`): some
+# model servers parse them inside message text as the real tokens, which would end the turn.
+_CONTROL_TOKEN = re.compile(
+    r"<\|[A-Za-z0-9_.:-]{1,48}\|>|\[/?(?:INST|SYSTEM_PROMPT|TOOL_CALLS|AVAILABLE_TOOLS|"
+    r"TOOL_RESULTS)\]|</?s>",
+    re.IGNORECASE,
+)
+_LOOKALIKE = str.maketrans({"<": "‹", ">": "›", "[": "⟦", "]": "⟧"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +307,10 @@ def _flakes(summary: dict[str, Any]) -> Iterator[_Candidate]:
 
 
 def defuse_fences(text: str) -> str:
-    """Artifact text may not open or close the prompt's `<evidence>` fence."""
-    return _FENCE.sub(lambda m: m.group().replace("<", "‹").replace(">", "›"), text)
+    """Artifact text may not open or close the prompt's `<evidence>` fence, nor carry a
+    chat-template control token; either is rewritten with look-alike brackets."""
+    text = _FENCE.sub(lambda m: m.group().translate(_LOOKALIKE), text)
+    return _CONTROL_TOKEN.sub(lambda m: m.group().translate(_LOOKALIKE), text)
 
 
 def _clean(text: str) -> str:
@@ -307,15 +319,29 @@ def _clean(text: str) -> str:
 
 
 def _shorten_blob(match: re.Match[str]) -> str:
-    """Base64 mixes digits and both cases; paths and names do not."""
+    """Base64 mixes digits and both cases; paths and names do not. A content digest
+    (`sha256:<hex>`) on a decisive line stays whole: there it names the release or image
+    the failure is about (an upgrade's target), and the line arrives as it was written."""
     run = match.group()
-    is_blob = _HEX.fullmatch(run) or (
+    if _HEX.fullmatch(run):
+        return run if _decisive_digest(match) else run[:16] + "…"
+    is_blob = (
         any(c.isdigit() for c in run)
         and any(c.isupper() for c in run)
         and any(c.islower() for c in run)
         and run.count("/") < len(run) // 16
     )
     return run[:16] + "…" if is_blob else run
+
+
+def _decisive_digest(match: re.Match[str]) -> bool:
+    """Whether the hex run is a `sha256:` (384, 512) digest on a line that says why."""
+    text, start = match.string, match.start()
+    if not _DIGEST_PREFIX.search(text, max(start - 8, 0), start):
+        return False
+    end = text.find("\n", match.end())
+    line = text[text.rfind("\n", 0, start) + 1 : end if end >= 0 else len(text)]
+    return line_score(line) is not None
 
 
 def _title(text: str) -> str:

@@ -13,11 +13,14 @@ import re
 from bisect import bisect_left
 from typing import Any
 
+from sippy.evidence.buildlog import excerpt_line, line_score
+
 MARKER = "…"
 SIPPY_TAIL_BYTES = 256
 CONTEXT_LINES = 3  # lines after the best decisive line (Gomega prints the values there)
 _CONTINUES = re.compile(r"(?::|Expected|[{\[(])\s*$")  # the message goes on below
 DECISIVE_SHARE = 0.7  # of the budget, so the first line and the tail still get room
+DECISIVE_LINE_BYTES = 640  # the best decisive line is kept whole up to this (or the budget)
 TINY_BUDGET = 16
 
 _ANSI = re.compile(
@@ -50,14 +53,18 @@ def failure_snippet(text: str, max_bytes: int = 1024) -> str:
     """At most `max_bytes` of UTF-8 holding the lines that explain a failure.
 
     Lines are cleaned (ANSI codes, control characters and blank lines removed, runs of a
-    repeated line collapsed to one) and over-long lines shortened. If everything fits it
-    is returned whole.
+    repeated line collapsed to one) and over-long lines shortened: to half the budget, but
+    the most decisive line to DECISIVE_LINE_BYTES (or the budget), since its end often names
+    the cause; a decisive line that must be cut keeps its head, its telling part and its
+    tail (`buildlog.excerpt_line`), any other its head. If everything fits it is returned
+    whole.
     Otherwise lines are chosen in this order while they fit: decisive lines by priority
     (`fail [..]:`, `panic:`, `[FAILED]`, `Error:`/`level=error`, `expected .. got`,
-    `timed out`), with the few lines after the best one when its message continues there
-    (Gomega's `Expected` / values), up to 70% of the budget; the first line; the last
-    lines, newest first; then any further decisive lines. They are printed in their original
-    order, with a `…` line wherever lines were skipped. Deterministic; never raises.
+    `timed out`, then what the build-log scanner ranks), with the few lines after the best
+    one when its message continues there (Gomega's `Expected` / values), up to 70% of the
+    budget; the first line; the last lines, newest first; then any further decisive lines.
+    They are printed in their original order, with a `…` line wherever lines were skipped.
+    Deterministic; never raises.
     """
     if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0:
         return ""
@@ -66,10 +73,16 @@ def failure_snippet(text: str, max_bytes: int = 1024) -> str:
         return ""
     ranked = _decisive(lines)
     if max_bytes < TINY_BUDGET:  # no room for context or markers: the most telling line
-        return _shorten(lines[ranked[0]] if ranked else lines[-1], max_bytes)
+        return _shorten(lines[ranked[0]], max_bytes) if ranked else _head(lines[-1], max_bytes)
     gap_room = 2 * (_size(MARKER) + 1)
     cap = max(max_bytes // 2, min(max_bytes - gap_room, 160))
-    lines = [_shorten(line, cap) for line in lines]
+    best_cap = max(cap, min(max_bytes - gap_room, DECISIVE_LINE_BYTES))
+    caps = dict.fromkeys(ranked, cap)
+    if ranked:
+        caps[ranked[0]] = best_cap
+    lines = [
+        _shorten(line, caps[i]) if i in caps else _head(line, cap) for i, line in enumerate(lines)
+    ]
     whole = "\n".join(lines)
     if _size(whole) <= max_bytes:
         return whole
@@ -90,8 +103,7 @@ def failure_snippet(text: str, max_bytes: int = 1024) -> str:
         picker.add(index)
     rendered = picker.render()
     if not picker.selected:  # not even one line fits: cut the most telling one
-        first = lines[ranked[0]] if ranked else lines[-1]
-        rendered = _shorten(first, max_bytes)
+        rendered = _shorten(lines[ranked[0]], max_bytes) if ranked else _head(lines[-1], max_bytes)
     return _cut(rendered, max_bytes)
 
 
@@ -144,19 +156,27 @@ class _Picker:
 def _decisive(lines: list[str]) -> list[int]:
     """Indices of decisive lines, most decisive first, earlier first within a priority.
 
+    After the test-output patterns come the lines the build-log scanner ranks (a failed
+    ci-operator step, a quota, a lease: what step texts and build-log findings hold), by
+    the scanner's score, a failed step's "where" below any "why".
     A text repeated further down (the same error logged on every retry) is taken once.
     """
-    ranked: list[tuple[int, int]] = []
+    ranked: list[tuple[int, int, int]] = []
     seen: set[str] = set()
     for index, line in enumerate(lines):
         if line in seen:
             continue
-        for priority, pattern in enumerate(_DECISIVE):
-            if pattern.search(line):
-                ranked.append((priority, index))
-                seen.add(line)
-                break
-    return [index for _, index in sorted(ranked)]
+        priority = next((p for p, pattern in enumerate(_DECISIVE) if pattern.search(line)), None)
+        if priority is not None:
+            ranked.append((priority, 0, index))
+            seen.add(line)
+            continue
+        scored = line_score(line)
+        if scored is not None:
+            rank = scored[0] - (100 if scored[1] == "step-failed" else 0)
+            ranked.append((len(_DECISIVE), -rank, index))
+            seen.add(line)
+    return [index for *_, index in sorted(ranked)]
 
 
 def _as_text(text: Any) -> str:
@@ -191,7 +211,12 @@ def _cut(text: str, max_bytes: int) -> str:
 
 
 def _shorten(line: str, max_bytes: int) -> str:
-    """`line` cut to `max_bytes` with a trailing `…` when it had to be cut."""
+    """A decisive `line` within `max_bytes`: its head, telling part and tail, `…` where cut."""
+    return excerpt_line(line, max_bytes)
+
+
+def _head(line: str, max_bytes: int) -> str:
+    """Any other `line` cut to `max_bytes` with a trailing `…` when it had to be cut."""
     if _size(line) <= max_bytes:
         return line
     room = max_bytes - _size(MARKER)

@@ -35,12 +35,22 @@ from sippy.ingest.payload import (
 from sippy.ingest.payload_store import apply_phases, write_payload
 from sippy.ingest.reader import ReadLimits, fingerprint, read_run
 from sippy.ingest.records import ArtifactError, ParsedRun
-from sippy.ingest.sources import RunFolder, Source, SourceError, group_runs, list_files, open_source
-from sippy.ingest.store import NameCache, stored_fingerprint, write_run
+from sippy.ingest.sources import (
+    UNSAFE_NAME,
+    RunFolder,
+    Source,
+    SourceError,
+    group_runs,
+    list_files,
+    open_source,
+    stray_unsafe_names,
+)
+from sippy.ingest.store import NameCache, lock_run, stored_fingerprint, write_run
 from sippy.metrics import LOADER
 from sippy.settings import Settings
 
 log = logging.getLogger(__name__)
+MAX_BUILD_ID = 2**63 - 1  # a BIGINT: larger names cannot be run ids
 
 
 @dataclass(slots=True)
@@ -127,7 +137,8 @@ def load_sources(
     for source in [*run_sources, *wanted]:
         try:
             src = open_source(source, gcs_endpoint=settings.gcs_endpoint)
-            runs = group_runs(src, list_files(src))
+            files = list_files(src)
+            runs = group_runs(src, files)
         except SourceError as exc:
             _source_failed(report, wanted.get(source), str(exc))
             continue
@@ -138,6 +149,11 @@ def load_sources(
                 f"{source}: no job runs found (no prowjob.json, "
                 "started.json or finished.json under it)",
             )
+        stray = stray_unsafe_names(src, files, runs)
+        if stray:
+            shown = ", ".join(src.url_for(p) for p in stray[:3]) + (", …" if len(stray) > 3 else "")
+            why = f"{source}: {len(stray)} object(s) not read, outside any run: {UNSAFE_NAME}"
+            _source_failed(report, wanted.get(source), f"{why} ({shown})")
         work.extend((src, run) for run in runs)
     if progress:
         progress("total", len(work))
@@ -160,7 +176,7 @@ def _load_runs(
     todo = [(src, run) for src, run in work if known[run.path] != fingerprint(run)]
     for src, run in work:
         if known[run.path] == fingerprint(run):
-            report.outcomes.append(RunOutcome(src.url_for(run.path), "unchanged"))
+            report.outcomes.append(RunOutcome(src.url_for(run.path), "unchanged", _build_id(run)))
             LOADER.runs.labels("unchanged").inc()
             if progress:
                 progress("advance", 1)
@@ -172,10 +188,18 @@ def _load_runs(
             progress("advance", 1)
 
 
+def _build_id(run: RunFolder) -> int | None:
+    """The build id a run folder's name gives, if it is one."""
+    name = run.path.rpartition("/")[2]
+    if not (name.isascii() and name.isdigit()) or int(name) > MAX_BUILD_ID:
+        return None
+    return int(name)
+
+
 def _stored_for(session, run: RunFolder) -> str | None:  # type: ignore[no-untyped-def]
     """The fingerprint stored for the run in this folder, if its id is known from the path."""
-    build_id = run.path.rpartition("/")[2]
-    return stored_fingerprint(session, int(build_id)) if build_id.isdigit() else None
+    build_id = _build_id(run)
+    return stored_fingerprint(session, build_id) if build_id is not None else None
 
 
 def _read_all(
@@ -211,6 +235,7 @@ def _store(
     started = time.perf_counter()
     try:
         with session_scope(factory) as session:
+            lock_run(session, parsed.meta.build_id)  # another load may be writing it now
             if stored_fingerprint(session, parsed.meta.build_id) == parsed.fingerprint:
                 return RunOutcome(
                     location,

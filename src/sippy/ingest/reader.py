@@ -106,8 +106,8 @@ def read_run(src: Source, run: RunFolder, limits: ReadLimits) -> ParsedRun:
             parsed.machines.extend(reader.parse(rel, kind, _plain(gather.parse_machines)))
         elif kind == "build-log":
             parsed.log_snippets.extend(reader.scan(rel, kind))
-    for rel in run.outside:
-        reader.note(rel, "refused", "link leaves the source folder; not read")
+    for rel, why in sorted(run.refused.items()):
+        reader.note(rel, "refused", why)
     parsed.operators = gather.choose_operator_snapshots(snapshots)
     real_tests = merge_test_cases(cases)
     classification = classify_run(meta.state, real_tests)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -45,7 +46,7 @@ class RunFolder:
 
     path: str  # full path inside the filesystem (posix)
     files: dict[str, int] = field(default_factory=dict)
-    outside: list[str] = field(default_factory=list)  # entries refused: links leaving the source
+    refused: dict[str, str] = field(default_factory=dict)  # entries not read -> why
 
 
 def open_source(source: str, *, gcs_endpoint: str | None = None) -> Source:
@@ -92,25 +93,53 @@ def list_files(src: Source) -> dict[str, int]:
     return {_posix(path): int(info.get("size") or 0) for path, info in found.items()}
 
 
+UNSAFE_NAME = "name has '..', '.' or empty path segments"
+
+
 def group_runs(src: Source, files: dict[str, int]) -> list[RunFolder]:
-    """Group listed files into run folders; a nested run never splits its parent."""
-    roots = sorted({d for d in map(_dirname, files) if _is_run_root(d, files)}, key=len)
+    """Group listed files into run folders; a nested run never splits its parent.
+
+    Files that must not be read stay listed in their run's `refused`, with the reason: object
+    names with `..`, `.` or empty segments (possible in a bucket), and, in a local folder,
+    links that leave it, broken links and anything that is not a regular file (a FIFO would
+    block the reader forever).
+    """
+    roots = sorted(
+        {d for d in map(_dirname, files) if _is_run_root(d, files) and _safe_name(src, d)},
+        key=len,
+    )
     chosen: set[str] = set()
     for root in roots:
         if _owner(root, chosen) is None:
             chosen.add(root)
     runs = {root: RunFolder(root) for root in chosen}
-    links = _LinkCheck(src.root) if not src.remote else None
+    local = _LocalCheck(src.root) if not src.remote else None
     for path, size in files.items():
         owner = _owner(path, chosen)
         if owner is None:
             continue
         rel = path[len(owner) + 1 :]
-        if links is not None and links.leaves_root(path):
-            runs[owner].outside.append(rel)
+        why = f"{UNSAFE_NAME}; not read" if not _safe_name(src, path) else None
+        why = why or (local and local.refusal(path))
+        if why:
+            runs[owner].refused[rel] = why
         else:
             runs[owner].files[rel] = size
     return sorted(runs.values(), key=lambda r: r.path)
+
+
+def stray_unsafe_names(src: Source, files: dict[str, int], runs: list[RunFolder]) -> list[str]:
+    """Listed names with unsafe segments that no run holds (each run reports its own)."""
+    chosen = {run.path for run in runs}
+    return sorted(p for p in files if not _safe_name(src, p) and _owner(p, chosen) is None)
+
+
+def _safe_name(src: Source, path: str) -> bool:
+    """No `..`, `.` or empty segment below the source root (a bucket allows such names)."""
+    if path == src.root:
+        return True
+    rel = path[len(src.root) + 1 :] if path.startswith(src.root + "/") else path
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
 
 
 def _owner(path: str, roots: set[str]) -> str | None:
@@ -124,20 +153,36 @@ def _owner(path: str, roots: set[str]) -> str | None:
     return found
 
 
-class _LinkCheck:
-    """Finds files that resolve outside the source root, resolving each folder once."""
+class _LocalCheck:
+    """Why a listed local file must not be read, or None; each folder is resolved once."""
 
     def __init__(self, root: str) -> None:
         self.real_root = os.path.realpath(root).rstrip("/") + "/"
         self.folders: dict[str, str] = {}
 
-    def leaves_root(self, path: str) -> bool:
-        folder, _, name = path.rpartition("/")
-        real_folder = self.folders.get(folder)
-        if real_folder is None:
-            real_folder = self.folders[folder] = os.path.realpath(folder)
-        real = os.path.realpath(path) if os.path.islink(path) else f"{real_folder}/{name}"
-        return not real.startswith(self.real_root)
+    def refusal(self, path: str) -> str | None:
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError as exc:  # vanished since the listing
+            return f"cannot read: {exc.strerror or exc}"
+        if stat.S_ISLNK(mode):
+            real = os.path.realpath(path) + "/"  # the root itself is inside
+            if not real.startswith(self.real_root):
+                return "link leaves the source folder; not read"
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as exc:  # dangling, or a loop (ELOOP)
+                return f"broken link ({exc.strerror or exc}); not read"
+        else:
+            folder, _, name = path.rpartition("/")
+            real_folder = self.folders.get(folder)
+            if real_folder is None:
+                real_folder = self.folders[folder] = os.path.realpath(folder)
+            if not f"{real_folder}/{name}".startswith(self.real_root):
+                return "link leaves the source folder; not read"
+        if not stat.S_ISREG(mode):
+            return "not a regular file (a folder, FIFO, socket or device); not read"
+        return None
 
 
 def _is_run_root(folder: str, files: dict[str, int]) -> bool:

@@ -10,11 +10,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sippy.db import models as m
+from sippy.db.generation import bump_generation
 from sippy.ingest.records import STATUS_FAILURE, STATUS_FLAKE, ParsedRun, TestResult
 from sippy.ingest.release import release_from_job, variants_from_job_name
 
@@ -34,20 +35,46 @@ def stored_fingerprint(session: Session, run_id: int) -> str | None:
     return session.scalar(select(m.ProwJobRun.fingerprint).where(m.ProwJobRun.id == run_id))
 
 
+def lock_run(session: Session, run_id: int) -> None:
+    """Hold the right to write run `run_id` until the caller's transaction ends.
+
+    Call it first in the transaction, before looking at what is stored. Two loads of the
+    same run at once would otherwise both find it missing and both write it (on PostgreSQL
+    the second fails on the run's key). With the lock the second waits for the first to
+    commit, then finds the run stored and unchanged. PostgreSQL: a transaction-scoped
+    advisory lock on the run id. SQLite: its database-wide write lock, taken at once
+    (BEGIN IMMEDIATE) rather than at the first write; waits are bounded by the busy timeout.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": run_id})
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:  # type: ignore[attr-defined]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def write_run(session: Session, run: ParsedRun, *, source: str, cache: NameCache) -> None:
     """Replace run `run.meta.build_id` with `run`, inside the caller's transaction."""
     meta = run.meta
-    delete_run(session, meta.build_id)
+    _delete_rows(session, meta.build_id)
     job_id = _upsert_job(session, run)
     session.execute(insert(m.ProwJobRun), [_run_row(run, job_id, source)])
     _link_pull_requests(session, run)
     artifact_ids = _insert_artifacts(session, run)
     _insert_tests(session, run, job_id, artifact_ids, cache)
     _insert_problems(session, run, artifact_ids)
+    bump_generation(session)  # last: its row lock is held only until the commit
 
 
 def delete_run(session: Session, run_id: int) -> None:
-    """Remove a run and everything stored for it (its tests have no cascading key)."""
+    """Remove a run and everything stored for it, inside the caller's transaction."""
+    _delete_rows(session, run_id)
+    bump_generation(session)
+
+
+def _delete_rows(session: Session, run_id: int) -> None:
+    # the run's tests have no cascading key; everything else goes with the run row
     session.execute(delete(m.ProwJobRunTest).where(m.ProwJobRunTest.prow_job_run_id == run_id))
     session.execute(delete(m.ProwJobRun).where(m.ProwJobRun.id == run_id))
 
@@ -109,7 +136,7 @@ def _run_row(run: ParsedRun, job_id: int, source: str) -> dict[str, Any]:
 
 
 def _link_pull_requests(session: Session, run: ParsedRun) -> None:
-    for pr in run.meta.pulls:
+    for pr in sorted(run.meta.pulls, key=lambda pr: (pr.link, pr.sha)):  # lock order, as names
         values = {
             "org": pr.org,
             "repo": pr.repo,
@@ -312,8 +339,13 @@ def _insert_problems(session: Session, run: ParsedRun, artifact_ids: dict[str, i
 def _resolve_names(
     session: Session, cache: dict[str, int], model: type[m.Test] | type[m.Suite], names: set[str]
 ) -> None:
-    """Fill `cache` with ids for `names`, creating missing rows (race-safe on PostgreSQL)."""
-    missing = [n for n in names if n not in cache]
+    """Fill `cache` with ids for `names`, creating missing rows (race-safe on PostgreSQL).
+
+    Names are created in sorted order: a load that inserts a name another transaction has
+    just inserted waits for that transaction, and two loads creating shared names in
+    different orders could each wait for the other (a deadlock). In one order they cannot.
+    """
+    missing = sorted(n for n in names if n not in cache)
     for chunk in _chunks(missing, CHUNK):
         found = _ids_by_name(session, model, chunk)
         absent = [{"name": n} for n in chunk if n not in found]

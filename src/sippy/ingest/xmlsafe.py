@@ -13,6 +13,7 @@ rather than losing every test of the file.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ _PARSER_OPTIONS = {
 
 # XML 1.0 forbids these C0 characters even as character references.
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])  # the same, as bytes
+_CHECK_CHUNK = 1 << 20
 _PROLOG_SKIP = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
 _ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _EXTERNAL_ID = re.compile(rb"^<!DOCTYPE\s+[^\s\[>]+\s+(?:SYSTEM|PUBLIC)\b")
@@ -124,6 +127,27 @@ def _check_doctype(root: etree._Element, source: str) -> None:
         raise ArtifactError(f"{source}: refused: DOCTYPE declares entities (never expanded)")
 
 
+def _needs_repair(data: bytes) -> bool:
+    """Whether `data` holds invalid UTF-8 or characters XML forbids, checked a chunk at a
+    time (a failed parse of a 60 MB file must not cost three copies of it)."""
+    if data.find(b"\xef\xbf\xbe") != -1 or data.find(b"\xef\xbf\xbf") != -1:  # U+FFFE/F
+        return True
+    ascii_only = data.isascii()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(data), _CHECK_CHUNK):
+            chunk = bytes(view[start : start + _CHECK_CHUNK])
+            if len(chunk.translate(None, _CONTROL_BYTES)) != len(chunk):
+                return True
+            if not ascii_only:
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def _repair_text(data: bytes, source: str) -> tuple[bytes | None, list[str]]:
     """Replace invalid UTF-8 and forbidden control characters with U+FFFD.
 
@@ -134,6 +158,8 @@ def _repair_text(data: bytes, source: str) -> tuple[bytes | None, list[str]]:
         return None, []
     declared = _ENCODING_DECL.match(data[:256])
     if declared and declared.group(1).decode("ascii").lower() not in _UTF8_NAMES:
+        return None, []
+    if not _needs_repair(data):  # the common case: no copy of a large document is made
         return None, []
     warnings: list[str] = []
     try:

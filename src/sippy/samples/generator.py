@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sippy.samples.causes import PlantedCause, causes_of
+
 BUCKET = "test-platform-results"
 PROW_VIEW = "https://prow.ci.openshift.org/view/gs"
 SNOWFLAKE_EPOCH_MS = 1288834974657
@@ -431,7 +433,9 @@ class SampleRun:
     `operator_conditions` lists those conditions as (operator, type, status). `bad_nodes` are
     nodes not Ready or under Memory/Disk/PID pressure; `failed_machines` are Machines in the
     Failed phase. Every `root_cause_lines` entry is a complete line of build-log.txt, a step
-    build-log.txt or a JUnit failure text.
+    build-log.txt or a JUnit failure text; `causes` label them (`samples.causes`), for
+    scoring answers. `cluster_state_source` is the latest clusteroperators.json, the one the
+    operator, node and machine truth comes from ("" when nothing was gathered).
     """
 
     build_id: int
@@ -455,6 +459,8 @@ class SampleRun:
     flakes: list[tuple[str, str]] = field(default_factory=list)
     operator_conditions: list[tuple[str, str, str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    causes: list[PlantedCause] = field(default_factory=list)
+    cluster_state_source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (tuples are written as lists)."""
@@ -3008,4 +3014,10 @@ def _write_run(root: Path, ctx: _Ctx) -> SampleRun:
         flakes=flakes,
         operator_conditions=conditions,
         files=sorted(files),
+        causes=causes_of(plan.root_cause),
+        cluster_state_source=(
+            f"artifacts/{ctx.target}/{plan.snapshots[-1].step}/artifacts/clusteroperators.json"
+            if plan.snapshots
+            else ""
+        ),
     )

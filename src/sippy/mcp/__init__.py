@@ -1,0 +1,1 @@
+"""The MCP server: streamable HTTP inside the API app at /mcp/v1/, and stdio (`sippy mcp`)."""

@@ -1,0 +1,1 @@
+"""MCP server tests, with the official MCP Python client."""
