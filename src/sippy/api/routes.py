@@ -186,9 +186,9 @@ def get_runs(
 @router.get("/api/runs/resolve")
 def resolve_run(
     session: SessionDep,
-    source: Annotated[str | None, Query(description="Build id, Prow URL or gs:// path")] = None,
+    source: Annotated[str, Query(min_length=1, description="Build id, Prow URL or gs:// path")],
 ) -> dict[str, Any]:
-    if not source or not source.strip():
+    if not source.strip():
         raise ApiError(400, "param 'source' is required")
     run_id = find_run(session, source)
     if run_id is None:
