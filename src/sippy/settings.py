@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     ai_queue_limit: int = Field(
         default=32, ge=0, description="AI requests that may wait for a model slot; more get 503."
     )
+    derived_fresh_for: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Seconds a server answers kept summaries from memory before it checks "
+        "whether runs changed (0: check on every request).",
+    )
     evidence_token_budget: int = Field(
         default=3000,
         ge=500,

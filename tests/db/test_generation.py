@@ -86,8 +86,8 @@ def test_without_the_generation_row_nothing_is_kept(tmp_path, engine):
 
 
 def test_a_running_server_answers_from_what_is_stored_now(tmp_path, engine):
-    """Summaries, test histories and the AI evidence follow a reload at once, though the
-    server keeps them between requests."""
+    """Summaries, test histories and the AI evidence follow a reload at once (with
+    `derived_fresh_for=0`), though the server keeps them between requests."""
     make_run(tmp_path, JOB, RUN, files={"artifacts/junit/junit_e2e.xml": JUNIT_ONE_FAILURE})
     load(tmp_path, engine)
     storage = "[sig-storage] volumes mount [Suite:openshift/conformance/parallel]"
@@ -104,9 +104,57 @@ def test_a_running_server_answers_from_what_is_stored_now(tmp_path, engine):
         evidence = " ".join(i["title"] + " " + i["text"] for i in answer.json()["evidence"])
         return summary.json()["testFailureCount"], history.json()["runs"], storage in evidence
 
-    with running_server(create_app(Settings(), engine)) as base:
+    with running_server(create_app(Settings(derived_fresh_for=0), engine)) as base:
         assert observe(base) == observe(base) == (1, 1, False)
         make_run(tmp_path, JOB, RUN, files={"artifacts/junit/junit_more.xml": SECOND_FAILURE})
         make_run(tmp_path, JOB, RUN + 1, files={"artifacts/junit/junit_e2e.xml": JUNIT_ONE_FAILURE})
         load(tmp_path, engine)
         assert observe(base) == (2, 2, True)
+
+
+def test_kept_values_are_read_from_memory_only_while_fresh(tmp_path, engine, monkeypatch):
+    """`peek` answers without the database for `fresh_for` seconds after the generation
+    was last confirmed, and never for a key that was not kept."""
+    from sippy.db import generation as gen
+
+    make_run(tmp_path, JOB, RUN, files={"artifacts/junit/junit_e2e.xml": JUNIT_ONE_FAILURE})
+    load(tmp_path, engine)  # the generation row exists from the first stored run on
+    now = [1000.0]
+    monkeypatch.setattr(gen.time, "monotonic", lambda: now[0])
+    cache = DerivedCache(fresh_for=1.0)
+    assert cache.peek("a") is gen.MISSING  # nothing confirmed yet
+    with session_factory(engine)() as session:
+        cache.get(session, "a", lambda: "value of a")
+    assert cache.peek("a") == "value of a"
+    assert cache.peek("b") is gen.MISSING
+    now[0] += 0.9
+    assert cache.peek("a") == "value of a"
+    now[0] += 0.2  # 1.1 s after the last confirmation
+    assert cache.peek("a") is gen.MISSING
+    with session_factory(engine)() as session:
+        cache.get(session, "a", lambda: "recomputed")  # confirms again; still kept
+    assert cache.peek("a") == "value of a"
+    cache.forget("a")
+    assert cache.peek("a") is gen.MISSING
+
+
+def test_a_server_sees_a_reload_within_its_freshness_window(tmp_path, engine):
+    """With the default window a summary served from memory follows a reload within about
+    a second, without a restart."""
+    import time
+
+    make_run(tmp_path, JOB, RUN, files={"artifacts/junit/junit_e2e.xml": JUNIT_ONE_FAILURE})
+    load(tmp_path, engine)
+
+    def failures(base: str) -> int:
+        reply = httpx.get(f"{base}/api/job/run/summary", params={"prow_job_run_id": RUN})
+        return reply.json()["testFailureCount"]
+
+    with running_server(create_app(Settings(), engine)) as base:
+        assert failures(base) == failures(base) == 1
+        make_run(tmp_path, JOB, RUN, files={"artifacts/junit/junit_more.xml": SECOND_FAILURE})
+        load(tmp_path, engine)
+        deadline = time.monotonic() + 1.0 + 2.0  # the window, plus slack for a busy machine
+        while failures(base) != 2:
+            assert time.monotonic() < deadline, "the reload was not seen"
+            time.sleep(0.05)

@@ -26,7 +26,7 @@ from sippy.ai.client import CallRecord, ModelClient
 from sippy.ai.prompt import Prompt, job_run_prompt
 from sippy.analysis.summary import job_run_summary
 from sippy.db import models as m
-from sippy.db.generation import DerivedCache
+from sippy.db.generation import MISSING, DerivedCache, bump_generation
 from sippy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,9 @@ class SummaryService:
     async def job_run(self, run_id: int, *, refresh: bool = False) -> RunAnswer:
         """The answer for one run; raises RunNotFound or ModelError."""
         started = time.perf_counter()
+        kept = None if refresh else self._kept_answer(run_id)
+        if kept is not None:
+            return kept
         prepared, cached = await asyncio.to_thread(self._prepare_and_look_up, run_id, refresh)
         if self.client is None:
             return self._builtin(prepared, started)
@@ -154,6 +157,9 @@ class SummaryService:
         """(the answer's metadata, the text as it is written). A cached or built-in answer
         arrives as one piece; a model's answer is cached once the stream completes."""
         started = time.perf_counter()
+        kept = None if refresh else self._kept_answer(run_id)
+        if kept is not None:
+            return kept, _once(kept.summary)
         prepared, cached = await asyncio.to_thread(self._prepare_and_look_up, run_id, refresh)
         if self.client is None:
             answer = self._builtin(prepared, started)
@@ -191,13 +197,28 @@ class SummaryService:
             prepared = self._prepared(session, run_id)
             if self.client is None or refresh:
                 return prepared, None
-            return prepared, self._cached(prepared, session)
+            cached = self._cached(prepared, session)
+        if cached is not None:
+            self.derived.remember(("ai_answer", *prepared.key), cached)
+        return prepared, cached
+
+    def _kept_answer(self, run_id: int) -> RunAnswer | None:
+        """A cached model answer straight from memory (no thread hop, no query) while the
+        stored runs are known unchanged; read-only for callers."""
+        if self.client is None:
+            return None
+        prepared = self.derived.peek(self._prepared_key(run_id))
+        if prepared is MISSING:
+            return None
+        kept = self.derived.peek(("ai_answer", *prepared.key))  # type: ignore[attr-defined]
+        return None if kept is MISSING else kept  # type: ignore[return-value]
+
+    def _prepared_key(self, run_id: int) -> tuple[object, ...]:
+        return ("job_run_prompt", run_id, self.model, self.settings.evidence_token_budget)
 
     def _prepared(self, session: Session, run_id: int) -> _Prepared:
         return self.derived.get(
-            session,
-            ("job_run_prompt", run_id, self.model, self.settings.evidence_token_budget),
-            lambda: self._prepare_now(session, run_id),
+            session, self._prepared_key(run_id), lambda: self._prepare_now(session, run_id)
         )
 
     def _prepare_now(self, session: Session, run_id: int) -> _Prepared:
@@ -317,9 +338,12 @@ class SummaryService:
         }
         try:
             with self.sessions() as session, session.begin():
-                # a refresh replaces the answer it recomputed
-                session.execute(delete(m.AiResultRow).where(*_key_filter(key)))
+                # a refresh replaces the answer it recomputed; servers drop what they keep
+                replaced = session.execute(delete(m.AiResultRow).where(*_key_filter(key)))
+                if replaced.rowcount:
+                    bump_generation(session)
                 session.execute(insert(m.AiResultRow), [row])
+            self.derived.forget(("ai_answer", *key))
         except IntegrityError:
             pass  # another process stored the same answer first
         except SQLAlchemyError as exc:  # the answer is still good; only the cache missed it

@@ -25,7 +25,8 @@ from sippy.web.pages import install_pages
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
     """Build the app around an engine the caller owns (and has migrated)."""
     sessions = session_factory(engine)
-    derived = DerivedCache()  # summaries, evidence, histories: kept until runs change
+    # summaries, evidence, histories: kept until runs change
+    derived = DerivedCache(fresh_for=settings.derived_fresh_for)
     ai = SummaryService(settings, sessions, derived)
     mcp = MCPHttpEndpoint(build_mcp_server(ai), settings.listen)  # shares the AI limits, cache
 

@@ -14,16 +14,20 @@ parent, which also reads the database gauges, serves their sum on `--listen-metr
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
+import socket
 import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sippy.settings import Settings
 
@@ -70,6 +74,22 @@ def _metrics_process_dead(pid: int) -> None:
     multiprocess.mark_process_dead(pid)
 
 
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with TCP_NODELAY on every connection.
+
+    With several workers uvicorn binds the listening socket itself, with protocol number 0,
+    and asyncio only sets TCP_NODELAY on sockets whose protocol is IPPROTO_TCP: answers
+    written in two pieces (head, body) then wait for the client's delayed ACK, about 40 ms
+    each (measured: p50 44 ms at any load with 4 workers, 9 ms with 1)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
 def run_workers(
     settings: Settings, engine: Engine, host: str, port: int, metrics: tuple[str, int] | None
 ) -> None:
@@ -88,6 +108,7 @@ def run_workers(
             "sippy.api.workers:worker_app",
             factory=True,
             workers=settings.serve_workers,
+            http=NoDelayH11Protocol,
             host=host,
             port=port,
             log_level=settings.log_level,

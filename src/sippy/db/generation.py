@@ -7,11 +7,16 @@ stored or removed, and every such transaction bumps one counter row (`bump_gener
 A server reads that row (one primary-key lookup) and reuses what it computed while the
 generation is the one it computed under, whoever changed the data: a loader, another
 worker, another host.
+
+Kept values may also be read with no database access at all (`peek`) for `FRESH_FOR`
+seconds after the generation was last confirmed, so a hot answer is served on the event
+loop without a thread hop: a change is seen within that time.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
@@ -25,6 +30,8 @@ T = TypeVar("T")
 
 GENERATION_ROW = 1
 DERIVED_ENTRIES = 1024  # per process; a summary is tens of kB
+FRESH_FOR = 1.0  # seconds a confirmed generation is trusted without reading it again
+MISSING = object()  # `peek` found nothing usable
 
 
 # Built once: it is read on every request that may use kept values.
@@ -55,10 +62,12 @@ class DerivedCache:
     treat the values as read-only.
     """
 
-    def __init__(self, entries: int = DERIVED_ENTRIES) -> None:
+    def __init__(self, entries: int = DERIVED_ENTRIES, fresh_for: float = FRESH_FOR) -> None:
         self._entries = entries
+        self._fresh_for = fresh_for
         self._lock = threading.Lock()
         self._generation: int | None = None
+        self._confirmed_at = float("-inf")
         self._items: OrderedDict[Hashable, object] = OrderedDict()
 
     def get(self, session: Session, key: Hashable, compute: Callable[[], T]) -> T:
@@ -71,13 +80,42 @@ class DerivedCache:
             if self._generation is None or generation > self._generation:
                 self._items.clear()
                 self._generation = generation
-            elif generation == self._generation and key in self._items:
+            if generation == self._generation:
+                self._confirmed_at = time.monotonic()
+            if generation == self._generation and key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]  # type: ignore[return-value]
         value = compute()
+        self._keep(generation, key, value)
+        return value
+
+    def peek(self, key: Hashable) -> object:
+        """The kept value for `key` without reading the database, or `MISSING` when there
+        is none or the generation was last confirmed more than `fresh_for` seconds ago."""
+        with self._lock:
+            if time.monotonic() - self._confirmed_at > self._fresh_for:
+                return MISSING
+            if key not in self._items:
+                return MISSING
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def remember(self, key: Hashable, value: object) -> None:
+        """Keep a value that does not depend on the generation's data alone (its key says
+        what it was computed from), under the current generation."""
+        with self._lock:
+            generation = self._generation
+        if generation is not None:
+            self._keep(generation, key, value)
+
+    def forget(self, key: Hashable) -> None:
+        """Drop one kept value (this process changed what it was computed from)."""
+        with self._lock:
+            self._items.pop(key, None)
+
+    def _keep(self, generation: int, key: Hashable, value: object) -> None:
         with self._lock:
             if generation == self._generation:
                 self._items[key] = value
                 while len(self._items) > self._entries:
                     self._items.popitem(last=False)
-        return value
