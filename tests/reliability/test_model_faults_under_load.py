@@ -24,6 +24,7 @@ from sqlalchemy import Engine, delete, func, select
 from sippy.api.app import create_app
 from sippy.db import models as m
 from sippy.db.engine import make_engine, session_factory
+from sippy.db.generation import bump_generation
 from sippy.db.migrate import upgrade
 from sippy.ingest.load import load_sources
 from sippy.settings import Settings, build_settings
@@ -95,7 +96,11 @@ def loaded(tmp_path_factory, sample_root) -> Iterator[tuple[Engine, list[int]]]:
 @pytest.fixture(scope="module")
 def server(loaded, model) -> Iterator[str]:
     engine, _ = loaded
-    settings = build_settings(ai_endpoint=model.base_url, ai_timeout=AI_TIMEOUT, ai_retries=1)
+    # derived_fresh_for=0: every request looks the answer up in the database, so that each
+    # fault case starts from the cleared cache (the memory layer is tested in tests/db).
+    settings = build_settings(
+        ai_endpoint=model.base_url, ai_timeout=AI_TIMEOUT, ai_retries=1, derived_fresh_for=0
+    )
     with running_server(create_app(settings, engine)) as base:
         yield base
 
@@ -107,6 +112,7 @@ def fresh(loaded, model) -> tuple[Engine, list[int], FakeOpenAI]:
     with session_factory(engine)() as session, session.begin():
         session.execute(delete(m.AiResultRow))
         session.execute(delete(m.AiCallRow))
+        bump_generation(session)  # servers drop the answers they keep, as after a refresh
     model.reset()
     model.reply = REPLY
     return engine, run_ids, model

@@ -9,6 +9,7 @@ recorded in `ai_calls`. With no endpoint the built-in summarizer answers.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,6 +50,19 @@ class RunAnswer:
     usage: dict[str, int | None]
     durationSeconds: float  # noqa: N815
     omittedEvidence: dict[str, int] = field(default_factory=dict)  # noqa: N815
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def json_body(self) -> bytes:
+        """The answer as JSON bytes; rendered once for a cached answer, which a server keeps
+        and serves many times (the evidence makes it tens of kB)."""
+        if self._json is not None:
+            return self._json
+        body = json.dumps(
+            self.as_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode("utf-8")
+        if self.cached:
+            self._json = body
+        return body
 
     def as_dict(self) -> dict[str, Any]:
         return {

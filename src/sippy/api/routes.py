@@ -235,7 +235,7 @@ async def get_ai_job_run(
         )
     answer = await service.job_run(run_id, refresh=refresh)
     if _wants_json(request):
-        return JSONResponse(answer.as_dict())
+        return Response(answer.json_body(), media_type="application/json")
     return PlainTextResponse(answer.summary + "\n")
 
 
