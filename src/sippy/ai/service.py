@@ -211,6 +211,9 @@ class SummaryService:
             prepared = self._prepared(session, run_id)
             if self.client is None or refresh:
                 return prepared, None
+            kept = self.derived.peek(("ai_answer", *prepared.key))  # generation just confirmed
+            if kept is not MISSING:
+                return prepared, kept  # type: ignore[return-value]
             cached = self._cached(prepared, session)
         if cached is not None:
             self.derived.remember(("ai_answer", *prepared.key), cached)

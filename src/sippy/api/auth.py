@@ -52,7 +52,7 @@ def require_write(request: Request) -> None:
         )
 
 
-def refresh_param(
+async def refresh_param(
     request: Request,
     refresh: Annotated[
         bool,
@@ -62,7 +62,8 @@ def refresh_param(
         ),
     ] = False,
 ) -> bool:
-    """The `refresh` parameter, allowed only to writers: it replaces a stored answer."""
+    """The `refresh` parameter, allowed only to writers: it replaces a stored answer.
+    Async: a sync dependency would cost every AI request a hop through the thread pool."""
     if refresh:
         require_write(request)
     return refresh
