@@ -10,13 +10,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from sippy.db import models as m
 from sippy.ingest.records import STATUS_FAILURE, STATUS_FLAKE
 
 MAX_FAILED_RUNS = 50
+STATUS_RANK = {STATUS_FAILURE: 2, STATUS_FLAKE: 1}  # a test in two suites: the worse counts
 
 
 class UnknownTest(LookupError):
@@ -32,9 +33,33 @@ def history_of_test(
     since: datetime | None = None,
 ) -> dict[str, Any]:
     """Runs, failures, flakes and rates of `test_name`, overall and by job/release/variant."""
+    query = occurrences_of_test(id_of_test(session, test_name), job=job, release=release)
+    if since:
+        query = query.where(m.ProwJobRun.timestamp >= since)
+    runs = worst_per_run(session.execute(query))
+    return {
+        "testName": test_name,
+        **_counts(runs.values()),
+        "firstFailure": iso_utc(min((r["timestamp"] for r in _failed(runs)), default=None)),
+        "lastFailure": iso_utc(max((r["timestamp"] for r in _failed(runs)), default=None)),
+        "byJob": _grouped(runs.values(), lambda r: [(r["job"], r["release"])], ("job", "release")),
+        "byRelease": _grouped(runs.values(), lambda r: [(r["release"],)], ("release",)),
+        "byVariant": _grouped(runs.values(), lambda r: [(v,) for v in r["variants"]], ("variant",)),
+        "failedRuns": _failed_runs(runs),
+    }
+
+
+def id_of_test(session: Session, test_name: str) -> int:
+    """The test's id; raises UnknownTest."""
     test_id = session.scalar(select(m.Test.id).where(m.Test.name == test_name))
     if test_id is None:
         raise UnknownTest(f"test {test_name!r} not found in the loaded runs")
+    return test_id
+
+
+def occurrences_of_test(test_id: int, *, job: str | None, release: str | None) -> Select[Any]:
+    """Every stored result of the test with its run and job: (run id, status, job, release,
+    variants, start time, url), one row per suite it ran in."""
     query = (
         select(
             m.ProwJobRunTest.prow_job_run_id,
@@ -49,28 +74,22 @@ def history_of_test(
         .join(m.ProwJob, m.ProwJob.id == m.ProwJobRunTest.prow_job_id)
         .where(m.ProwJobRunTest.test_id == test_id)
     )
+    return with_job_filters(query, job, release)
+
+
+def with_job_filters(query: Any, job: str | None, release: str | None) -> Any:
+    """Only runs of this job and release (each when given); the query joins ProwJob."""
     if job:
         query = query.where(m.ProwJob.name == job)
     if release:
         query = query.where(m.ProwJob.release == release)
-    if since:
-        query = query.where(m.ProwJobRun.timestamp >= since)
-    runs = _worst_per_run(session.execute(query))
-    return {
-        "testName": test_name,
-        **_counts(runs.values()),
-        "firstFailure": _iso(min((r["timestamp"] for r in _failed(runs)), default=None)),
-        "lastFailure": _iso(max((r["timestamp"] for r in _failed(runs)), default=None)),
-        "byJob": _grouped(runs.values(), lambda r: [(r["job"], r["release"])], ("job", "release")),
-        "byRelease": _grouped(runs.values(), lambda r: [(r["release"],)], ("release",)),
-        "byVariant": _grouped(runs.values(), lambda r: [(v,) for v in r["variants"]], ("variant",)),
-        "failedRuns": _failed_runs(runs),
-    }
+    return query
 
 
-def _worst_per_run(rows: Any) -> dict[int, dict[str, Any]]:
-    """One entry per run: a test in two suites counts once, with its worst status."""
-    rank = {STATUS_FAILURE: 2, STATUS_FLAKE: 1}
+def worst_per_run(rows: Any) -> dict[int, dict[str, Any]]:
+    """One entry per run from `occurrences_of_test` rows: a test in two suites counts once,
+    with its worst status."""
+    rank = STATUS_RANK
     runs: dict[int, dict[str, Any]] = {}
     for run_id, status, job, release, variants, timestamp, url in rows:
         entry = runs.get(run_id)
@@ -124,7 +143,7 @@ def _failed_runs(runs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
             "id": r["id"],
             "job": r["job"],
             "release": r["release"],
-            "startTime": _iso(r["timestamp"]),
+            "startTime": iso_utc(r["timestamp"]),
             "status": "failure" if r["status"] == STATUS_FAILURE else "flake",
             "url": r["url"],
         }
@@ -138,5 +157,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with `Z` (SQLite hands back naive datetimes; we store UTC)."""
+    value = _utc(value)
     return value.isoformat().replace("+00:00", "Z") if value else None

@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sippy.analysis.test_history import UnknownTest
+from sippy.analysis.test_history import (
+    STATUS_RANK,
+    id_of_test,
+    iso_utc,
+    occurrences_of_test,
+    with_job_filters,
+    worst_per_run,
+)
 from sippy.db import models as m
 from sippy.evidence.snippets import failure_snippet
 from sippy.ingest.records import STATUS_FAILURE, STATUS_FLAKE
@@ -22,7 +29,6 @@ STRIP_WINDOW = 20
 TIMELINE_RUNS = 200
 EXCERPTS = 10
 EXCERPT_BYTES = 1024
-_RANK = {STATUS_FAILURE: 2, STATUS_FLAKE: 1}
 _NAMES = {STATUS_FAILURE: "failure", STATUS_FLAKE: "flake"}
 
 
@@ -69,11 +75,11 @@ def outcome_strips(
     )
     for test_id, in_run, status in results:
         key = (test_id, in_run)
-        if key not in worst or _RANK.get(status, 0) > _RANK.get(worst[key], 0):
+        if key not in worst or STATUS_RANK.get(status, 0) > STATUS_RANK.get(worst[key], 0):
             worst[key] = status
     return {
         name: [
-            {"id": r, "startTime": _iso(ts), "status": status_name(worst.get((test_id, r)))}
+            {"id": r, "startTime": iso_utc(ts), "status": status_name(worst.get((test_id, r)))}
             for r, ts in runs
         ]
         for name, test_id in tests.items()
@@ -90,35 +96,21 @@ def timeline_of_test(
 ) -> list[dict[str, Any]]:
     """The test's outcome in the newest `limit` runs that ran it, oldest first:
     `[{id, job, release, startTime, status}]`; raises UnknownTest."""
-    test_id = _test_id(session, test_name)
-    query = (
-        select(
-            m.ProwJobRunTest.prow_job_run_id,
-            m.ProwJobRunTest.status,
-            m.ProwJob.name,
-            m.ProwJob.release,
-            m.ProwJobRun.timestamp,
-        )
-        .join(m.ProwJobRun, m.ProwJobRun.id == m.ProwJobRunTest.prow_job_run_id)
-        .join(m.ProwJob, m.ProwJob.id == m.ProwJobRunTest.prow_job_id)
-        .where(m.ProwJobRunTest.test_id == test_id)
+    query = occurrences_of_test(id_of_test(session, test_name), job=job, release=release)
+    runs = worst_per_run(session.execute(query)).values()
+    oldest_first = sorted(
+        runs, key=lambda r: (r["timestamp"] or datetime.min.replace(tzinfo=UTC), r["id"])
     )
-    query = _filtered(query, job, release)
-    runs: dict[int, dict[str, Any]] = {}
-    for run_id, status, job_name, job_release, timestamp in session.execute(query):
-        entry = runs.get(run_id)
-        if entry is None:
-            runs[run_id] = entry = {
-                "id": run_id,
-                "job": job_name,
-                "release": job_release,
-                "startTime": _iso(timestamp),
-                "rank": -1,
-            }
-        if _RANK.get(status, 0) > entry["rank"]:
-            entry["rank"], entry["status"] = _RANK.get(status, 0), status_name(status)
-    ordered = sorted(runs.values(), key=lambda r: (r["startTime"] or "", r["id"]))[-limit:]
-    return [{k: v for k, v in r.items() if k != "rank"} for r in ordered]
+    return [
+        {
+            "id": r["id"],
+            "job": r["job"],
+            "release": r["release"],
+            "startTime": iso_utc(r["timestamp"]),
+            "status": status_name(r["status"]),
+        }
+        for r in oldest_first[-limit:]
+    ]
 
 
 def failure_excerpts(
@@ -131,12 +123,12 @@ def failure_excerpts(
 ) -> list[dict[str, Any]]:
     """The decisive lines of the test's latest failures and flakes, newest first:
     `[{id, job, release, startTime, status, excerpt, source}]`; raises UnknownTest."""
-    test_id = _test_id(session, test_name)
+    test_id = id_of_test(session, test_name)
     bad = (
         m.ProwJobRunTest.test_id == test_id,
         m.ProwJobRunTest.status.in_((STATUS_FAILURE, STATUS_FLAKE)),
     )
-    latest = _filtered(
+    latest = with_job_filters(
         select(m.ProwJobRun.id, m.ProwJobRun.timestamp)
         .join(m.ProwJobRunTest, m.ProwJobRunTest.prow_job_run_id == m.ProwJobRun.id)
         .join(m.ProwJob, m.ProwJob.id == m.ProwJobRun.prow_job_id)
@@ -174,42 +166,19 @@ def failure_excerpts(
     found: dict[int, dict[str, Any]] = {}
     for run_id, status, job_name, job_release, timestamp, output, source in rows:
         entry = found.get(run_id)
-        if entry is not None and _RANK[status] <= _RANK[entry["rank"]]:
+        if entry is not None and STATUS_RANK[status] <= STATUS_RANK[entry["rank"]]:
             continue  # a test in two suites: keep its worse outcome
         found[run_id] = {
             "id": run_id,
             "job": job_name,
             "release": job_release,
-            "startTime": _iso(timestamp),
+            "startTime": iso_utc(timestamp),
             "status": status_name(status),
             "excerpt": failure_snippet(output or "", EXCERPT_BYTES),
             "source": source,
             "rank": status,
         }
     return [{k: v for k, v in found[r].items() if k != "rank"} for r in run_ids if r in found]
-
-
-def _test_id(session: Session, test_name: str) -> int:
-    test_id = session.scalar(select(m.Test.id).where(m.Test.name == test_name))
-    if test_id is None:
-        raise UnknownTest(f"test {test_name!r} not found in the loaded runs")
-    return test_id
-
-
-def _filtered(query: Any, job: str | None, release: str | None) -> Any:
-    if job:
-        query = query.where(m.ProwJob.name == job)
-    if release:
-        query = query.where(m.ProwJob.release == release)
-    return query
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive datetimes; we store UTC
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def find_tests(session: Session, fragment: str, limit: int = 50) -> list[str]:
