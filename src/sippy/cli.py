@@ -655,7 +655,10 @@ def db_upgrade(database_dsn: DsnOpt = None, log_level: LogOpt = None) -> None:
 
     settings = _settings(database_dsn=database_dsn, log_level=log_level)
     engine = _engine(settings, migrate=False)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        _fail(f"cannot upgrade database {_safe_dsn(settings.database_dsn)}: {_cause(exc)}")
     out.print(f"database {_safe_dsn(settings.database_dsn)} is up to date")
 
 

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         default=None,
         description="GCS JSON API endpoint, for emulators (also read from STORAGE_EMULATOR_HOST).",
     )
+    gcs_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds one GCS operation (a listing, reading one file) may take, "
+        "retries included; also the longest wait to connect or for the next bytes.",
+    )
     default_bucket: str = "test-platform-results"
 
     # The model. No endpoint: the built-in summarizer answers, with no model.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ from sippy.api.app import create_app
 from sippy.ingest.load import load_sources
 from sippy.settings import build_settings
 from tests.helpers import JUNIT_ONE_FAILURE, make_run, running_server
-from tests.ingest.test_gcs import gcs_server  # noqa: F401  (the fake-gcs-server fixture)
+from tests.ingest.test_gcs import (  # noqa: F401  (fixtures: fake-gcs-server, a silent endpoint)
+    gcs_server,
+    silent_gcs,
+)
 
 TOKEN = "write-token-3b9d2f61c0"
 JOB = "periodic-ci-openshift-release-main-nightly-4.20-e2e-aws-ovn"
@@ -209,6 +213,23 @@ def test_a_prow_url_loads_from_gcs(engine, gcs_server):  # noqa: F811
     assert loaded.json()["runIds"] == [sample.build_id]
     assert loaded.json()["runs"][0]["location"] == f"gs://{sample.path}"
     assert_error(missing, 404, "no-such-job")
+
+
+def test_a_silent_gcs_gives_504_within_the_timeout_and_the_server_stays_up(engine, silent_gcs):  # noqa: F811
+    source = "https://prow.ci.openshift.org/view/gs/test-platform-results/logs/job/1"
+    with serve(
+        engine,
+        enable_write_endpoints=True,
+        write_token=TOKEN,
+        gcs_endpoint=silent_gcs,
+        gcs_timeout=1,
+    ) as b:
+        started = time.monotonic()
+        response = post_source(b, source)
+        elapsed = time.monotonic() - started
+        assert httpx.get(f"{b}/healthz").status_code == 200
+    assert_error(response, 504, "no answer from GCS within 1 s")
+    assert elapsed < 5, f"took {elapsed:.1f} s with a 1 s timeout"
 
 
 def test_refresh_with_the_token_recomputes(engine, roots):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -45,3 +47,41 @@ def test_ensure_schema_refuses_an_outdated_database(tmp_path):
         conn.execute(text("UPDATE alembic_version SET version_num = 'an-old-revision'"))
     with pytest.raises(SchemaOutOfDate, match="sippy db upgrade"):
         ensure_schema(engine)
+
+
+def _ensure_schema_at_once(dsn: str, workers: int) -> list[BaseException | None]:
+    """`ensure_schema` from `workers` threads, each with an engine of its own, released together."""
+    start = threading.Barrier(workers)
+    outcomes: list[BaseException | None] = [None] * workers
+
+    def create(slot: int) -> None:
+        engine = make_engine(dsn)
+        try:
+            start.wait()
+            ensure_schema(engine)
+        except BaseException as exc:  # noqa: BLE001 - recorded and asserted on
+            outcomes[slot] = exc
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a schema creation hung"
+    return outcomes
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_concurrent_first_schema_creation_on_sqlite_succeeds_everywhere(tmp_path, attempt):
+    """Several processes starting on a new SQLite file at once (two `sippy load`s, `serve`
+    and a load): one creates the schema, the others wait for it and find it in place."""
+    dsn = f"sqlite:///{tmp_path / 'new.db'}"
+    outcomes = _ensure_schema_at_once(dsn, workers=4)
+    assert outcomes == [None] * 4, [repr(o) for o in outcomes if o]
+    engine = make_engine(dsn)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:  # created once: one revision row
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    engine.dispose()

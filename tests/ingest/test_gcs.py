@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from sippy.analysis.summary import job_run_summary
 from sippy.db.engine import session_factory
 from sippy.ingest.load import load_sources
+from sippy.ingest.sources import GcsTimeout, open_source
 from sippy.samples.generator import generate_samples
 from sippy.settings import Settings
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.helpers import free_port, wait_for_http
 
 
@@ -92,3 +95,41 @@ def test_missing_gs_prefix_is_reported(gcs_server, engine):
         ["gs://test-platform-results/logs/no-such-job"], Settings(gcs_endpoint=url), engine
     )
     assert report.source_errors and not report.ok
+
+
+@pytest.fixture
+def silent_gcs():
+    """A GCS endpoint that accepts connections and never answers (a network partition)."""
+    with TcpProxy("127.0.0.1", free_port()) as proxy:
+        proxy.cut("blackhole")
+        yield f"http://127.0.0.1:{proxy.port}"
+
+
+def test_a_gcs_endpoint_that_never_answers_fails_the_source_within_the_timeout(silent_gcs, engine):
+    settings = Settings(gcs_endpoint=silent_gcs, gcs_timeout=1)
+    started = time.monotonic()
+    report = load_sources(["gs://test-platform-results/logs/job/1"], settings, engine)
+    elapsed = time.monotonic() - started
+    assert not report.ok and not report.outcomes
+    assert report.source_errors == [
+        "gs://test-platform-results/logs/job/1: cannot list: no answer from GCS within 1 s "
+        "(SIPPY_GCS_TIMEOUT)"
+    ]
+    assert elapsed < 5, f"took {elapsed:.1f} s with a 1 s timeout"
+
+
+def test_a_gcs_endpoint_refusing_connections_fails_within_the_timeout(engine):
+    settings = Settings(gcs_endpoint=f"http://127.0.0.1:{free_port()}", gcs_timeout=2)
+    started = time.monotonic()
+    report = load_sources(["gs://test-platform-results/logs/job/1"], settings, engine)
+    elapsed = time.monotonic() - started
+    assert not report.ok and "cannot list" in report.source_errors[0]
+    assert elapsed < 6, f"took {elapsed:.1f} s with a 2 s timeout (gcsfs alone retries ~30 s)"
+
+
+def test_reading_a_file_from_a_silent_gcs_gives_up_with_a_clear_error(silent_gcs):
+    src = open_source("gs://test-platform-results/logs", gcs_endpoint=silent_gcs, gcs_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(GcsTimeout, match="no answer from GCS within 1 s"):
+        src.fs.cat_file("test-platform-results/logs/job/1/prowjob.json")
+    assert time.monotonic() - started < 5

@@ -22,6 +22,7 @@ from sippy.api.errors import ApiError, validation_message
 from sippy.api.schema import ERRORS, WRITE_ERRORS
 from sippy.ingest.load import LoadReport, load_sources
 from sippy.ingest.prowjob import prow_url_to_gcs
+from sippy.ingest.sources import GCS_NO_ANSWER
 from sippy.settings import Settings
 
 write_router = APIRouter()
@@ -45,7 +46,12 @@ class LoadRequest(BaseModel):
 @write_router.post(
     "/api/runs",
     dependencies=[WriteAccess],
-    responses={**ERRORS, **WRITE_ERRORS, 502: {"description": "The source could not be listed"}},
+    responses={
+        **ERRORS,
+        **WRITE_ERRORS,
+        502: {"description": "The source could not be listed"},
+        504: {"description": "GCS did not answer within SIPPY_GCS_TIMEOUT"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -65,8 +71,15 @@ async def post_runs(request: Request) -> dict[str, Any]:
     report = await run_in_threadpool(_load, source, settings, request.app.state.engine)
     if not report.outcomes and not report.payloads and report.source_errors:
         why = report.source_errors[0]
-        raise ApiError(502 if "cannot list" in why else 404, why)
+        raise ApiError(_status_for(why), why)
     return report_json(report)
+
+
+def _status_for(source_error: str) -> int:
+    """504 when GCS did not answer in time, 502 when it failed, 404 when nothing is there."""
+    if GCS_NO_ANSWER in source_error:
+        return 504
+    return 502 if "cannot list" in source_error else 404
 
 
 def allowed_source(source: str, settings: Settings) -> str:

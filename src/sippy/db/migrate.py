@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -20,10 +20,13 @@ class SchemaOutOfDate(RuntimeError):
     """The database holds an older schema; the user must run `sippy db upgrade`."""
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
+    """Alembic's configuration; with `connection`, the migrations run on it (db.migrations.env)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
@@ -40,28 +43,32 @@ def alembic_config_stub() -> Config:
     return config
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine | Connection) -> str | None:
+    if isinstance(engine, Connection):
+        return MigrationContext.configure(engine).get_current_revision()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to `revision`."""
-    with _migration_lock(engine):
-        command.upgrade(alembic_config(engine), revision)
+    with _migration_lock(engine) as locked:
+        command.upgrade(alembic_config(engine, locked), revision)
+        _commit(locked)
 
 
 def ensure_schema(engine: Engine) -> None:
     """Create the schema on an empty database; refuse to run on an outdated one."""
-    with _migration_lock(engine):
-        current = current_revision(engine)
+    with _migration_lock(engine) as locked:
+        current = current_revision(locked or engine)
         if current is None:
-            if _has_our_tables(engine):
+            if _has_our_tables(locked or engine):
                 raise SchemaOutOfDate(
                     "the database has sippy tables but no migration record; "
                     "point --database-dsn at an empty database or run `sippy db upgrade`"
                 )
-            command.upgrade(alembic_config(engine), "head")
+            command.upgrade(alembic_config(engine, locked), "head")
+            _commit(locked)
             return
     head = head_revision()
     if current != head:
@@ -71,7 +78,12 @@ def ensure_schema(engine: Engine) -> None:
         )
 
 
-def _has_our_tables(engine: Engine) -> bool:
+def _commit(locked: Connection | None) -> None:
+    if locked is not None:
+        locked.commit()
+
+
+def _has_our_tables(engine: Engine | Connection) -> bool:
     return "prow_job_runs" in inspect(engine).get_table_names()
 
 
@@ -79,22 +91,29 @@ MIGRATION_LOCK = 0x51990DB  # PostgreSQL advisory lock key: one migrating proces
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, let one process at a time look at and change the schema.
+def _migration_lock(engine: Engine) -> Iterator[Connection | None]:
+    """Let one process at a time look at and change the schema.
 
     Two loads started at once on an empty database would both find no schema and both
     create it; the second fails on the first one's tables. With the lock the second waits,
-    then finds the schema in place. (Not on SQLite: its only lock is the write lock that
-    the migration itself needs.)
+    then finds the schema in place. PostgreSQL: a session advisory lock (yields None: the
+    migrations use connections of their own). SQLite: its database-wide write lock, taken
+    at once (BEGIN IMMEDIATE) on a connection that is yielded, because the migrations must
+    run on it (any other connection would wait for that lock); the caller commits.
     """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+        return
     if engine.dialect.name != "postgresql":
-        yield
+        yield None
         return
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
         connection.commit()
         try:
-            yield
+            yield None
         finally:
             with suppress(SQLAlchemyError):  # a lost connection took its lock with it
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})

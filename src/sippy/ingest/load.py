@@ -136,7 +136,9 @@ def load_sources(
     work: list[tuple[Source, RunFolder]] = []
     for source in [*run_sources, *wanted]:
         try:
-            src = open_source(source, gcs_endpoint=settings.gcs_endpoint)
+            src = open_source(
+                source, gcs_endpoint=settings.gcs_endpoint, gcs_timeout=settings.gcs_timeout
+            )
             files = list_files(src)
             runs = group_runs(src, files)
         except SourceError as exc:

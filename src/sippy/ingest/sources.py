@@ -12,8 +12,8 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from sippy.ingest.prowjob import prow_url_to_gcs
@@ -30,7 +30,7 @@ class SourceError(Exception):
 class Source:
     """An opened source: a filesystem, the root path inside it and how to show it."""
 
-    fs: fsspec.AbstractFileSystem
+    fs: Any  # an fsspec filesystem (remote ones wrapped in DeadlineFileSystem)
     root: str
     display: str
     remote: bool
@@ -49,7 +49,9 @@ class RunFolder:
     refused: dict[str, str] = field(default_factory=dict)  # entries not read -> why
 
 
-def open_source(source: str, *, gcs_endpoint: str | None = None) -> Source:
+def open_source(
+    source: str, *, gcs_endpoint: str | None = None, gcs_timeout: float = 30.0
+) -> Source:
     """Open a local folder, a `gs://bucket/prefix` or a Prow/gcsweb URL."""
     if source.startswith(("http://", "https://")):
         mapped = prow_url_to_gcs(source)
@@ -60,22 +62,78 @@ def open_source(source: str, *, gcs_endpoint: str | None = None) -> Source:
             )
         source = f"gs://{mapped[0]}/{mapped[1]}"
     if source.startswith("gs://"):
-        return _open_gcs(source, gcs_endpoint)
+        return _open_gcs(source, gcs_endpoint, gcs_timeout)
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(f"{source}: no such file or folder")
     return Source(LocalFileSystem(), path.resolve().as_posix(), str(path), remote=False)
 
 
-def _open_gcs(source: str, gcs_endpoint: str | None) -> Source:
+def _open_gcs(source: str, gcs_endpoint: str | None, timeout: float) -> Source:
     # The core class, not gcsfs' experimental one that probes every bucket over gRPC.
+    import aiohttp
     from gcsfs.core import GCSFileSystem
 
     endpoint = gcs_endpoint or os.environ.get("STORAGE_EMULATOR_HOST")
     credentials = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     token = credentials if credentials else "anon"
-    fs = GCSFileSystem(token=token, endpoint_url=endpoint, skip_instance_cache=True)
-    return Source(fs, source.removeprefix("gs://").rstrip("/"), source, remote=True)
+    fs = GCSFileSystem(
+        token=token,
+        endpoint_url=endpoint,
+        skip_instance_cache=True,
+        # each request: no answer to connect, or no next bytes, within the timeout
+        requests_timeout=aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout),
+    )
+    root = source.removeprefix("gs://").rstrip("/")
+    return Source(DeadlineFileSystem(fs, timeout), root, source, remote=True)
+
+
+GCS_NO_ANSWER = "no answer from GCS within"
+
+
+class DeadlineFileSystem:
+    """A remote filesystem whose blocking calls give up after `seconds`, retries included.
+
+    gcsfs retries a failing request six times over about 30 s, and a server that accepts
+    connections but never answers would hold each attempt for minutes: a user pasting a URL
+    must get an answer instead. The calls the loader makes are bounded by fsspec's own
+    `timeout` (FSTimeoutError, reported as `GcsTimeout`); streamed reads (`open`) by the
+    per-request socket timeouts set on the filesystem.
+    """
+
+    def __init__(self, fs: Any, seconds: float) -> None:
+        self.fs = fs
+        self.seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fs, name)
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        from fsspec.exceptions import FSTimeoutError
+
+        try:
+            return getattr(self.fs, name)(*args, timeout=self.seconds, **kwargs)
+        except FSTimeoutError:
+            raise GcsTimeout(f"{GCS_NO_ANSWER} {self.seconds:g} s (SIPPY_GCS_TIMEOUT)") from None
+
+    def exists(self, path: str) -> bool:
+        return self._call("exists", path)
+
+    def isfile(self, path: str) -> bool:
+        return self._call("isfile", path)
+
+    def size(self, path: str) -> int | None:
+        return self._call("size", path)
+
+    def find(self, path: str, **kwargs: Any) -> Any:
+        return self._call("find", path, **kwargs)
+
+    def cat_file(self, path: str, **kwargs: Any) -> bytes:
+        return self._call("cat_file", path, **kwargs)
+
+
+class GcsTimeout(OSError):
+    """A GCS operation took longer than `gcs_timeout`."""
 
 
 def list_files(src: Source) -> dict[str, int]:
