@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -53,6 +54,20 @@ def test_show_loads_a_path_first(tmp_path, db_dsn):
     assert shown.returncode == 0, shown.stderr
     assert JOB in shown.stdout and "pods should talk" in shown.stdout
     assert "fail [github.com/openshift/origin/test/extended/net.go:42]" in shown.stdout
+
+
+def test_load_latest_takes_the_newest_runs_of_a_job(tmp_path, db_dsn):
+    for build_id in (2054903419998572544, 2054903419998572599, 2054903419998572501):
+        make_run(tmp_path, JOB, build_id)
+    job_folder = tmp_path / "test-platform-results" / "logs" / JOB
+    done = sippy("load", str(job_folder), "--latest", "2", "--database-dsn", db_dsn)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"loaded\s*│\s*2\b", done.stdout), done.stdout
+    newest = sippy("show", "2054903419998572599", "--json", "--database-dsn", db_dsn)
+    oldest = sippy("show", "2054903419998572501", "--json", "--database-dsn", db_dsn)
+    assert newest.returncode == 0 and oldest.returncode != 0
+    refused = sippy("load", str(job_folder), "--latest", "0", "--database-dsn", db_dsn)
+    assert refused.returncode == 2 and "--latest" in refused.stderr
 
 
 def test_load_exits_nonzero_and_names_the_bad_file(tmp_path, db_dsn):

@@ -155,6 +155,16 @@ def load(
     workers: Annotated[
         int | None, typer.Option(help="Parallel reads [default 8]", show_default=False)
     ] = None,
+    latest: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Only the N newest runs of each job folder under a SOURCE (by build id), "
+            "e.g. gs://test-platform-results/logs/<job> or a Prow job-history URL "
+            "[default: every run]",
+            show_default=False,
+        ),
+    ] = None,
     log_level: LogOpt = None,
 ) -> None:
     """Load job runs and release payloads: every run folder under each SOURCE, idempotently."""
@@ -164,14 +174,19 @@ def load(
         load_workers=workers,
         log_level=log_level,
     )
-    report = _run_load(sources, settings, _engine(settings), artifacts=artifacts)
+    report = _run_load(sources, settings, _engine(settings), artifacts=artifacts, latest=latest)
     _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
 
 
 def _run_load(  # type: ignore[no-untyped-def]
-    sources: list[str], settings: Settings, engine: Engine, *, artifacts: str | None = None
+    sources: list[str],
+    settings: Settings,
+    engine: Engine,
+    *,
+    artifacts: str | None = None,
+    latest: int | None = None,
 ):
     from sippy.ingest.load import load_sources
 
@@ -185,7 +200,7 @@ def _run_load(  # type: ignore[no-untyped-def]
             else:
                 bar.advance(task, amount)
 
-        return load_sources(sources, settings, engine, progress, artifacts=artifacts)
+        return load_sources(sources, settings, engine, progress, artifacts=artifacts, latest=latest)
 
 
 MISSING_SHOWN = 10  # per payload: a payload with no artifacts at hand misses dozens

@@ -136,6 +136,19 @@ def test_the_right_token_loads_a_folder_under_a_root(engine, roots):
     assert ("/api/runs", ("POST",)) in listed
 
 
+def test_latest_loads_only_the_newest_runs_and_is_validated(engine, roots):
+    root, _ = roots
+    make_run(root, JOB, RUN_ID - 1)  # an older run of the same job
+    with serve(engine, load_roots=[str(root)], enable_write_endpoints=True, write_token=TOKEN) as b:
+        newest = httpx.post(
+            f"{b}/api/runs", json={"source": str(root), "latest": 1}, headers=writer()
+        )
+        bad = httpx.post(f"{b}/api/runs", json={"source": str(root), "latest": 0}, headers=writer())
+    assert newest.status_code == 200, newest.text
+    assert newest.json()["runIds"] == [RUN_ID]
+    assert_error(bad, 400, "latest")
+
+
 def test_load_problems_are_reported_per_file(engine, roots):
     root, _ = roots
     run = root / "test-platform-results" / "logs" / JOB / str(RUN_ID)

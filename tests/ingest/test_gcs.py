@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from sippy.ingest.sources import GcsTimeout, open_source
 from sippy.samples.generator import generate_samples
 from sippy.settings import Settings
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.helpers import free_port, wait_for_http
+from tests.helpers import free_port, make_run, wait_for_http
 
 
 def _binary() -> Path:
@@ -27,11 +29,9 @@ def _binary() -> Path:
     return _get_binary_path()
 
 
-@pytest.fixture(scope="module")
-def gcs_server(tmp_path_factory):
-    """fake-gcs-server serving the generated samples as bucket test-platform-results."""
-    data = tmp_path_factory.mktemp("gcs")
-    runs = generate_samples(data)
+@contextmanager
+def fake_gcs(data: Path) -> Iterator[str]:
+    """fake-gcs-server on loopback serving each folder under `data` as a bucket; its URL."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -55,10 +55,19 @@ def gcs_server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/storage/v1/b")
-        yield url, runs, data
+        yield url
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def gcs_server(tmp_path_factory):
+    """fake-gcs-server serving the generated samples as bucket test-platform-results."""
+    data = tmp_path_factory.mktemp("gcs")
+    runs = generate_samples(data)
+    with fake_gcs(data) as url:
+        yield url, runs, data
 
 
 def test_gs_source_loads_like_the_local_folder(gcs_server, engine, tmp_path):
@@ -133,3 +142,20 @@ def test_reading_a_file_from_a_silent_gcs_gives_up_with_a_clear_error(silent_gcs
     with pytest.raises(GcsTimeout, match="no answer from GCS within 1 s"):
         src.fs.cat_file("test-platform-results/logs/job/1/prowjob.json")
     assert time.monotonic() - started < 5
+
+
+def test_latest_loads_the_newest_runs_of_each_job_from_a_bucket(tmp_path, engine):
+    jobs = {"periodic-ci-a-e2e": [11, 2054588610358344129, 2054588610358344130, 7], "pull-b": [5]}
+    for job, build_ids in jobs.items():
+        for build_id in build_ids:
+            make_run(tmp_path, job, build_id)
+    with fake_gcs(tmp_path) as url:
+        report = load_sources(
+            ["gs://test-platform-results/logs"], Settings(gcs_endpoint=url), engine, latest=2
+        )
+    assert not report.source_errors and {o.status for o in report.outcomes} == {"loaded"}
+    assert sorted(o.run_id for o in report.outcomes) == [
+        5,
+        2054588610358344129,
+        2054588610358344130,
+    ]

@@ -41,6 +41,12 @@ class LoadRequest(BaseModel):
         max_length=4096,
         description="A Prow job URL, gs://bucket/path, or an absolute folder under a load root",
     )
+    latest: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Only the N newest runs of each job folder under the source (by build id)",
+    )
 
 
 @write_router.post(
@@ -68,7 +74,9 @@ async def post_runs(request: Request) -> dict[str, Any]:
         raise ApiError(400, validation_message(exc.errors())) from None
     settings: Settings = request.app.state.settings
     source = allowed_source(wanted.source, settings)
-    report = await run_in_threadpool(_load, source, settings, request.app.state.engine)
+    report = await run_in_threadpool(
+        _load, source, settings, request.app.state.engine, wanted.latest
+    )
     if not report.outcomes and not report.payloads and report.source_errors:
         why = report.source_errors[0]
         raise ApiError(_status_for(why), why)
@@ -120,9 +128,9 @@ def _local_source(source: str, roots: list[str]) -> str:
     raise ApiError(403, "'source' is outside the folders this server may load (SIPPY_LOAD_ROOTS)")
 
 
-def _load(source: str, settings: Settings, engine: Any) -> LoadReport:
+def _load(source: str, settings: Settings, engine: Any, latest: int | None) -> LoadReport:
     with _LOADING:
-        return load_sources([source], settings, engine)
+        return load_sources([source], settings, engine, latest=latest)
 
 
 async def _read_body(request: Request) -> bytes:

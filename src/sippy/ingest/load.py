@@ -119,8 +119,12 @@ def load_sources(
     progress: Progress | None = None,
     *,
     artifacts: str | None = None,
+    latest: int | None = None,
 ) -> LoadReport:
     """Load every run and payload in `sources`; never stops on one bad source, run or artifact.
+
+    With `latest`, only the `latest` newest runs of each job folder under a source are
+    listed and loaded (see `sources.list_files`).
 
     With `artifacts` (a bucket root: a folder in GCS layout or `gs://bucket`), the runs of
     each payload's failed jobs are loaded too, from `<artifacts>/<gcs path of the run>`.
@@ -139,7 +143,7 @@ def load_sources(
             src = open_source(
                 source, gcs_endpoint=settings.gcs_endpoint, gcs_timeout=settings.gcs_timeout
             )
-            files = list_files(src)
+            files = list_files(src, latest)
             runs = group_runs(src, files)
         except SourceError as exc:
             _source_failed(report, wanted.get(source), str(exc))

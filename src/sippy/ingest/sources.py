@@ -128,6 +128,9 @@ class DeadlineFileSystem:
     def find(self, path: str, **kwargs: Any) -> Any:
         return self._call("find", path, **kwargs)
 
+    def ls(self, path: str, **kwargs: Any) -> Any:
+        return self._call("ls", path, **kwargs)
+
     def cat_file(self, path: str, **kwargs: Any) -> bytes:
         return self._call("cat_file", path, **kwargs)
 
@@ -136,18 +139,63 @@ class GcsTimeout(OSError):
     """A GCS operation took longer than `gcs_timeout`."""
 
 
-def list_files(src: Source) -> dict[str, int]:
-    """Every file under the source root, with its size: one recursive listing."""
+def list_files(src: Source, latest: int | None = None) -> dict[str, int]:
+    """Every file under the source root, with its size: one recursive listing.
+
+    With `latest`, only the files of the `latest` newest runs of each job folder (the
+    folder holding numbered build folders; the newest has the largest build id), found by
+    listing one level at a time, so a job with years of history costs a few listings.
+    """
     try:
         if not src.fs.exists(src.root):
             raise SourceError(f"{src.display}: no such file or folder")
         if src.fs.isfile(src.root):
             return {src.root: int(src.fs.size(src.root) or 0)}
+        if latest is not None:
+            return _list_latest(src, latest)
         found = src.fs.find(src.root, detail=True)
     except SourceError:
         raise
     except Exception as exc:  # network, permissions, bad bucket names
         raise SourceError(f"{src.display}: cannot list: {exc}") from exc
+    return _sizes(found)
+
+
+# <folder>/<bucket>/pr-logs/pull/<org_repo>/<pr>/<job>/<build>: job folders lie no deeper
+MAX_JOB_DEPTH = 8
+
+
+def _list_latest(src: Source, latest: int) -> dict[str, int]:
+    files: dict[str, int] = {}
+    folders = [src.root]
+    for _ in range(MAX_JOB_DEPTH + 1):
+        below: list[str] = []
+        for folder in folders:
+            entries = {_posix(e["name"]).rstrip("/"): e for e in src.fs.ls(folder, detail=True)}
+            if any(PurePosixPath(name).name in RUN_MARKERS for name in entries):
+                files.update(_sizes(src.fs.find(folder, detail=True)))  # a run folder itself
+                continue
+            subfolders = [
+                name
+                for name, entry in entries.items()
+                if entry.get("type") == "directory" and not entry.get("islink")
+            ]
+            builds = _build_folders(folder, subfolders)
+            below.extend(subfolders if not builds else [])
+            for build in sorted(builds, key=lambda name: int(PurePosixPath(name).name))[-latest:]:
+                files.update(_sizes(src.fs.find(build, detail=True)))
+        folders = below
+    return files
+
+
+def _build_folders(folder: str, subfolders: list[str]) -> list[str]:
+    """The numbered subfolders of a job folder; none elsewhere (`pull/<org_repo>/<PR number>`)."""
+    if PurePosixPath(folder).parent.name == "pull":
+        return []
+    return [name for name in subfolders if BUILD_ID.match(PurePosixPath(name).name)]
+
+
+def _sizes(found: dict[str, dict]) -> dict[str, int]:  # type: ignore[type-arg]
     return {_posix(path): int(info.get("size") or 0) for path, info in found.items()}
 
 
