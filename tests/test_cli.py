@@ -70,6 +70,17 @@ def test_load_latest_takes_the_newest_runs_of_a_job(tmp_path, db_dsn):
     assert refused.returncode == 2 and "--latest" in refused.stderr
 
 
+def test_summarize_a_job_folder_answers_for_its_newest_run(tmp_path, db_dsn):
+    for build_id in (2054903419998572544, 2054903419998572599, 2054903419998572501):
+        make_run(tmp_path, JOB, build_id)
+    job_folder = tmp_path / "test-platform-results" / "logs" / JOB
+    done = sippy("summarize", str(job_folder), "--json", "--database-dsn", db_dsn)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == 2054903419998572599
+    older = sippy("show", "2054903419998572544", "--database-dsn", db_dsn)
+    assert older.returncode != 0  # only the newest was loaded
+
+
 def test_load_exits_nonzero_and_names_the_bad_file(tmp_path, db_dsn):
     make_run(
         tmp_path, JOB, 2054903419998572544, files={"artifacts/junit/junit_bad.xml": "<testsuite"}

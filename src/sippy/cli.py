@@ -71,6 +71,12 @@ BudgetOpt = Annotated[
 ]
 
 
+RUN_HELP = (
+    "A loaded run id, or a folder/gs:// path/Prow URL, loaded first (a job's folder or "
+    "job-history URL: its newest run)"
+)
+
+
 def main() -> None:
     app()
 
@@ -416,7 +422,7 @@ def _print_hints(engine: Engine, port: int) -> None:
 
 @app.command()
 def show(
-    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON summary")] = False,
     database_dsn: DsnOpt = None,
     log_level: LogOpt = None,
@@ -446,7 +452,7 @@ def show(
 
 @app.command()
 def summarize(
-    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
     refresh: Annotated[bool, typer.Option(help="Ask the model again, not the cache")] = False,
     database_dsn: DsnOpt = None,
@@ -508,7 +514,7 @@ def _ai_call(settings: Settings, engine: Engine, call):  # type: ignore[no-untyp
 
 @app.command()
 def explain(
-    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
     test_name: Annotated[str, typer.Argument(help="The failed test's exact name")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
     refresh: Annotated[bool, typer.Option(help="Ask the model again, not the cache")] = False,
@@ -539,7 +545,7 @@ def explain(
 
 @app.command()
 def bug(
-    run: Annotated[str, typer.Argument(help="A loaded run id, or a folder/gs:// path/Prow URL")],
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
     test_name: Annotated[str, typer.Argument(help="The failed test's exact name")],
     fmt: Annotated[str, typer.Option("--format", help="jira or markdown")] = "jira",
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer")] = False,
@@ -648,12 +654,13 @@ def themes(
 
 
 def _run_ids(run: str, settings: Settings, engine: Engine) -> list[int]:
-    """A run id as given, or the runs of a path or URL, loaded first."""
+    """A run id as given, or the runs of a path or URL, loaded first (of a job folder, its
+    newest run: "why did the last run of this job fail?")."""
     return [int(run)] if run.isdigit() else _load_for_show(run, settings, engine)
 
 
 def _load_for_show(source: str, settings: Settings, engine: Engine) -> list[int]:
-    report = _run_load([source], settings, engine)
+    report = _run_load([source], settings, engine, latest=1)
     for error in report.source_errors:
         _fail(error)
     ids = [o.run_id for o in report.outcomes if o.run_id is not None]

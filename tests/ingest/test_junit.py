@@ -231,6 +231,40 @@ def test_nested_suite_order_matches_sippy():
     assert parsed.dropped_suites == ["not-allowed"]
 
 
+def test_failures_of_suites_that_are_not_imported_are_kept_apart_as_evidence():
+    data = (
+        b'<testsuites><testsuite name="openshift-tests"><testcase name="counted">'
+        b"<failure>fail [x.go:1]: counted</failure></testcase></testsuite>"
+        b'<testsuite name="hypershift install">'
+        b'<testcase name="hosted cluster version rollout succeeds">'
+        b'<failure message="rollout never completed">error: rollout never completed</failure>'
+        b'</testcase><testcase name="passes"/>'
+        b'<testcase name="skipped"><failure>f</failure><skipped/></testcase>'
+        b'<testcase name="Run multi-stage test e2e - e2e-x container test"><failure>f</failure>'
+        b'</testcase><testsuite name="nested"><testcase name="deep"><error>boom</error>'
+        b"</testcase></testsuite></testsuite></testsuites>"
+    )
+    parsed = parse_junit(data, "h.xml")
+    assert [(c.name, c.failed) for c in parsed.cases] == [("counted", True)]  # Sippy's tests
+    assert parsed.dropped_suites == ["hypershift install"]
+    assert parsed.other_failures == [  # failing, not skipped, not on the ignore list
+        (
+            "hypershift install",
+            "hosted cluster version rollout succeeds",
+            "error: rollout never completed",  # the message is in the text: kept once
+        ),
+        ("hypershift install", "deep", "boom"),
+    ]
+
+
+def test_failures_kept_from_suites_that_are_not_imported_are_capped():
+    cases = b"".join(b'<testcase name="t%d"><failure>x</failure></testcase>' % i for i in range(50))
+    parsed = parse_junit(b'<testsuite name="other">' + cases + b"</testsuite>", "o.xml")
+    assert [name for _, name, _ in parsed.other_failures] == [
+        f"t{i}" for i in range(junit.MAX_OTHER_FAILURES)
+    ]
+
+
 def test_result_children():
     parsed = parse_junit(
         suite_xml(

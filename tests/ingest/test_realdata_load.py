@@ -78,3 +78,32 @@ def test_real_payload_runs_load_with_what_they_really_contain(realdata, tmp_path
         expected = "S" if state == "Succeeded" else "FIUNn"
         assert summaries[build_id]["overallResult"] in expected, (build_id, state)
     assert all(s["testFailureCount"] == len(s["testFailures"]) for s in summaries.values())
+
+
+HYPERSHIFT_ID = 2054344430164381696  # hypershift-ovn-conformance-4.20: create-hostedcluster failed
+
+
+def test_a_real_hypershift_failure_outside_sippys_suites_reaches_the_evidence(
+    realdata, tmp_path, engine
+):
+    """Its `hypershift install` JUnit is not a Sippy suite, so it adds no test failure; but
+    it is the one artifact that says why the run failed, and the evidence carries it."""
+    from sippy.ai.builtin import builtin_summary
+    from sippy.evidence.bundle import build_evidence
+
+    ids = _rebuild_bucket(realdata, tmp_path)
+    assert HYPERSHIFT_ID in ids
+    assert load_sources([str(tmp_path)], Settings(), engine).count("failed") == 0
+    with session_factory(engine)() as session:
+        summary = job_run_summary(session, HYPERSHIFT_ID)
+    assert summary["testFailureCount"] == 0 and summary["testFailures"] == {}  # as Sippy
+    (other,) = summary["otherJUnitFailures"]
+    assert other["name"] == "hypershift install: hosted cluster version rollout succeeds"
+    assert "hosted cluster version rollout never completed" in other["text"]
+    assert "Cluster operators console, dns, image-registry" in other["text"]
+    assert other["source"].endswith("junit_hosted_cluster.xml")
+    prompt = build_evidence(summary, 3000).text
+    assert "## Other JUnit failures" in prompt and "Cluster operators console, dns" in prompt
+    answer = builtin_summary(summary)
+    assert "hosted cluster version rollout never completed" in answer
+    assert "wrapped process failed" not in answer  # before: the entrypoint wrapper line

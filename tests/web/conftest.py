@@ -50,6 +50,7 @@ HOSTILE_MESSAGE = "\"'><script>window.__pwned=7</script>"
 HOSTILE_LOG = 'level=error msg="<iframe src=javascript:window.__pwned=8>"'
 HOSTILE_PR_TITLE = "<script>window.__pwned=9</script>"
 HOSTILE_URL = "javascript:window.__pwned=2"
+HOSTILE_OTHER_JUNIT = "error: rollout <img src=x onerror=window.__pwned=10> never completed"
 HOSTILE_TEXTS = (
     HOSTILE_JOB,
     HOSTILE_TEST,
@@ -58,6 +59,7 @@ HOSTILE_TEXTS = (
     HOSTILE_MESSAGE,
     HOSTILE_LOG,
     HOSTILE_PR_TITLE,
+    HOSTILE_OTHER_JUNIT,
 )
 
 
@@ -96,6 +98,10 @@ def write_hostile_run(root: Path) -> Path:
         files={
             "artifacts/e2e/junit/junit_e2e.xml": junit,
             "artifacts/e2e/gather-extra/artifacts/clusteroperators.json": json.dumps(operators),
+            "artifacts/e2e/hypershift/artifacts/junit_hosted_cluster.xml": (
+                '<testsuite name="hypershift install"><testcase name="rollout succeeds">'
+                f"<failure>{_escape_xml(HOSTILE_OTHER_JUNIT)}</failure></testcase></testsuite>"
+            ),
             "build-log.txt": log,
         },
     )

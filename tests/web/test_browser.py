@@ -248,6 +248,35 @@ def test_paste_loads_a_new_source_with_progress(browser, request, fake, site: Si
     assert any(s.startswith("Loaded; opening run") for s in seen), seen
 
 
+def test_paste_a_job_history_url_opens_the_jobs_newest_run(browser, request, fake, tmp_path):
+    from tests.helpers import make_run
+    from tests.ingest.test_gcs import fake_gcs
+
+    job = "periodic-ci-openshift-release-main-nightly-4.20-e2e-gcp-ovn"
+    for build_id in (7100000000000000002, 7100000000000000009, 7100000000000000005):
+        make_run(tmp_path / "bucket", job, build_id)
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    upgrade(engine)
+    url = f"https://prow.ci.openshift.org/job-history/gs/test-platform-results/logs/{job}"
+    try:
+        with (
+            fake_gcs(tmp_path / "bucket") as gcs,
+            serve_with_model(engine, fake, gcs_endpoint=gcs) as base,
+            open_tab(browser, request) as tab,
+        ):
+            page = tab.page
+            page.goto(f"{base}/")
+            page.fill("[data-token]", TOKEN)
+            page.fill("#paste-source", url)
+            page.click("form.paste button[type=submit]")
+            page.wait_for_url(run_url(base, 7100000000000000009), timeout=30_000)
+            assert job in page.locator("h1").inner_text()
+            listed = httpx.get(f"{base}/api/runs", headers={"Accept": "application/json"})
+        assert [r["id"] for r in listed.json()["runs"]] == [7100000000000000009]  # only it
+    finally:
+        engine.dispose()
+
+
 # --- the AI summary ----------------------------------------------------------------------------
 
 

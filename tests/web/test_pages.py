@@ -153,6 +153,7 @@ def test_hostile_run_reads_as_plain_text(site: Site, base_url: str):
     for text in HOSTILE_TEXTS:
         assert " ".join(text.split()) in " ".join(shown.split()), text
     assert HOSTILE_OUTPUT in shown and HOSTILE_OPERATOR in shown
+    assert "Other JUnit failures (1)" in shown and "hypershift install: rollout succeeds" in shown
 
 
 def test_test_page_shows_history_jobs_and_excerpts(site: Site, base_url: str):

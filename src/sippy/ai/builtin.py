@@ -93,7 +93,13 @@ def _why(summary: dict[str, Any]) -> str:
 
 
 def _best_log_line(summary: dict[str, Any]) -> str:
+    # A JUnit failure of a suite Sippy does not count (e.g. `hypershift install`) was written
+    # to say why; it goes first, so it wins ties with the step log that merely failed after it.
     sources = [
+        (f'"{_short(other["name"])}" failed with', other.get("text", ""))
+        for other in summary.get("otherJUnitFailures") or []
+    ]
+    sources += [
         (f"Step {step['name']} failed with", step.get("text", ""))
         for step in summary.get("failedSteps") or []
     ]

@@ -1,7 +1,8 @@
 """The job-run summary: Sippy's `/api/job/run/summary` object, with its flaws fixed.
 
 Same keys as Sippy (`id` ... `clusterOperators`), plus `testFlakes`, `nodes`, `machines`,
-`logSnippets` and provenance. Fixes: no constant fields; counts agree with the lists;
+`failedSteps`, `otherJUnitFailures` (failures of suites Sippy does not import: evidence, not
+tests), `logSnippets` and provenance. Fixes: no constant fields; counts agree with the lists;
 synthetic tests never appear in `testFailures`; a test failing in two suites keeps both
 entries; operator entries say which condition is wrong; snippets keep the decisive line.
 """
@@ -44,7 +45,7 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
     failures = [t for t in real if t["status"] == STATUS_FAILURE]
     flakes = [t for t in real if t["status"] == STATUS_FLAKE]
     duration = run.duration
-    steps, log_snippets = _log_snippets(session, run_id)
+    steps, log_snippets, other_failures = _log_snippets(session, run_id)
     return {
         "id": run.id,
         "name": job.name,
@@ -74,6 +75,7 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "nodes": _nodes(session, run_id),
         "machines": _machines(session, run_id),
         "failedSteps": steps,
+        "otherJUnitFailures": other_failures,
         "logSnippets": log_snippets,
         "testHistory": _history(session, run, failures + flakes),
         "prowState": run.prow_state,
@@ -154,8 +156,9 @@ def _history(
 
 def _log_snippets(
     session: Session, run_id: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(failed ci-operator steps, build-log findings), each in its ranked order."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(failed ci-operator steps, build-log findings, failures of JUnit suites Sippy does
+    not import), each in its ranked order."""
     rows = session.execute(
         select(m.LogSnippetRow, m.ProwJobRunArtifact.path)
         .outerjoin(m.ProwJobRunArtifact, m.ProwJobRunArtifact.id == m.LogSnippetRow.artifact_id)
@@ -164,9 +167,12 @@ def _log_snippets(
     )
     steps: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
     for row, path in rows:
         if row.origin == "step":
             steps.append({"name": row.title, "text": row.text, "source": path})
+        elif row.origin == "junit":
+            other.append({"name": row.title, "text": row.text, "source": path})
         else:
             findings.append(
                 {
@@ -177,7 +183,7 @@ def _log_snippets(
                     "count": row.count,
                 }
             )
-    return steps, findings
+    return steps, findings, other
 
 
 def _known_failure(session: Session, run: m.ProwJobRun, failures: list[dict[str, Any]]) -> bool:

@@ -225,7 +225,7 @@ class LogSnippetRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     prow_job_run_id: Mapped[int] = mapped_column(run_fk(), index=True)
     artifact_id: Mapped[int | None] = mapped_column(artifact_fk())
-    origin: Mapped[str] = mapped_column(String(32))  # "build-log" | "step"
+    origin: Mapped[str] = mapped_column(String(32))  # "build-log" | "step" | "junit"
     title: Mapped[str] = mapped_column(Text, default="")  # step name for "step"
     line: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(32), default="error")

@@ -25,6 +25,7 @@ SECTIONS = {
     "run": "Run",
     "steps": "Failed ci-operator steps",
     "failures": "Failed tests",
+    "otherjunit": "Other JUnit failures (suites Sippy does not count as tests)",
     "buildlog": "Build log findings",
     "cluster": "Cluster state at the end of the run",
     "flakes": "Flaky tests (failed, then passed on retry)",
@@ -190,6 +191,7 @@ def _candidates(summary: dict[str, Any]) -> Iterator[_Candidate]:
     yield _run_header(summary)
     steps = summary.get("failedSteps") or []
     findings = summary.get("logSnippets") or []
+    other = summary.get("otherJUnitFailures") or []
     failures = list(_failures(summary))
     tests_led = bool(failures) and summary["overallResult"] in TEST_LED_RESULTS
     if tests_led:
@@ -197,8 +199,11 @@ def _candidates(summary: dict[str, Any]) -> Iterator[_Candidate]:
         yield from failures[:DETAILED_FAILURES]
         yield from (_finding(finding, (400, 200, 120)) for finding in findings[:2])
         yield from (_step(step, (300, 150)) for step in steps[1:3])
+        yield from (_other(failure, (300, 150)) for failure in other[:2])
     else:
-        yield from (_step(step, (800, 400, 200)) for step in steps[:3])
+        yield from (_step(step, (800, 400, 200)) for step in steps[:1])
+        yield from (_other(failure, (500, 250, 120)) for failure in other[:2])
+        yield from (_step(step, (800, 400, 200)) for step in steps[1:3])
         yield from (_finding(finding, (500, 250, 120)) for finding in findings[:3])
     yield from _cluster(summary)
     yield from (_step(step, (300, 150)) for step in steps[3:6])
@@ -210,6 +215,11 @@ def _candidates(summary: dict[str, Any]) -> Iterator[_Candidate]:
 def _step(step: dict[str, Any], sizes: tuple[int, ...]) -> _Candidate:
     title = _title(f"step {step['name']} failed:")
     return _Candidate("steps", title, _clean(step["text"]), sizes, step.get("source"))
+
+
+def _other(failure: dict[str, Any], sizes: tuple[int, ...]) -> _Candidate:
+    title = _title(f"{failure['name']} failed:")
+    return _Candidate("otherjunit", title, _clean(failure["text"]), sizes, failure.get("source"))
 
 
 def _run_header(summary: dict[str, Any]) -> _Candidate:

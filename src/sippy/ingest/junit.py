@@ -117,6 +117,7 @@ _IGNORED_NEEDLES = (
     "Cluster should remain functional during upgrade",
 )
 
+MAX_OTHER_FAILURES = 20  # per file: failures of suites that are not imported, kept as evidence
 _TESTSUITE = "{*}testsuite"
 _TESTCASE = "{*}testcase"
 _RESULT_CHILDREN = ("{*}skipped", "{*}failure", "{*}error")
@@ -131,6 +132,9 @@ class JUnitFile:
     skipped: int = 0  # test cases dropped for a <skipped> child
     ignored: int = 0  # test cases dropped by IGNORED_TEST
     dropped_suites: list[str] = field(default_factory=list)  # top-level, not importable
+    # failing test cases of the dropped suites, as (suite, test, output): not tests to Sippy,
+    # but evidence (a hypershift job's `hypershift install` suite says why it failed)
+    other_failures: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def is_suite_importable(name: str) -> bool:
@@ -172,6 +176,7 @@ def parse_junit(
                 collector.collect(suite)
             else:
                 collector.out.dropped_suites.append(name)
+                collector.dropped_failures(suite, name)
     except ArtifactError:
         raise
     except Exception as exc:  # never let odd documents escape as other exceptions
@@ -218,6 +223,18 @@ class _Collector:
         self.out = out
         self.outcomes: dict[etree._Element, etree._Element] = {}
         self.bad_times = 0
+
+    def dropped_failures(self, top: etree._Element, suite_name: str) -> None:
+        """The failing, not ignored test cases of a suite that is not imported (a few)."""
+        kept = self.out.other_failures
+        for case in top.iter(_TESTCASE):
+            if len(kept) >= MAX_OTHER_FAILURES:
+                return
+            failure = self.outcomes.get(case)
+            name = case.get("name") or ""
+            if failure is None or failure is _SKIPPED or is_ignored_test(name):
+                continue
+            kept.append((suite_name, name, _failure_output(failure)))
 
     def collect(self, top: etree._Element) -> None:
         """Depth-first like Sippy: a suite's own test cases, then each child suite in order."""

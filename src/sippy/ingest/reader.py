@@ -27,7 +27,7 @@ from sippy.ingest.records import (
     TestCase,
 )
 from sippy.ingest.sources import RunFolder, Source
-from sippy.ingest.steps import step_failures
+from sippy.ingest.steps import other_junit_failures, step_failures
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +40,7 @@ GATHER_FILES = {
 META_FILES = {"prowjob.json": "prowjob", "started.json": "started", "finished.json": "finished"}
 STEP_GRAPH = "junit_operator.xml"
 # Part of every fingerprint: a reader that extracts more makes earlier loads stale.
-READER_VERSION = "2"
+READER_VERSION = "3"  # 3: failures of suites Sippy does not import kept as evidence
 
 
 @dataclass(slots=True)
@@ -91,12 +91,11 @@ def read_run(src: Source, run: RunFolder, limits: ReadLimits) -> ParsedRun:
     snapshots: list[tuple[str, list[OperatorCondition], float | None]] = []
     for rel in sorted(run.files):
         kind = artifact_kind(rel)
-        if kind == "junit" and rel.rpartition("/")[2] == STEP_GRAPH:
-            for step_cases, steps in reader.parse(rel, kind, _step_graph):
-                cases.extend(step_cases)
-                parsed.log_snippets.extend(steps)
-        elif kind == "junit":
-            cases.extend(reader.parse(rel, kind, _junit_cases))
+        if kind == "junit":
+            parser = _step_graph if rel.rpartition("/")[2] == STEP_GRAPH else _junit_file
+            for file_cases, snippets in reader.parse(rel, kind, parser):
+                cases.extend(file_cases)
+                parsed.log_snippets.extend(snippets)
         elif kind == "clusteroperators":
             conditions = reader.parse(rel, kind, _plain(gather.parse_cluster_operators))
             snapshots.append((rel, conditions, reader.step_finished(rel)))
@@ -120,17 +119,20 @@ def read_run(src: Source, run: RunFolder, limits: ReadLimits) -> ParsedRun:
 Parser = Callable[[bytes, str], tuple[list[T], list[str]]]
 
 
-def _junit_cases(data: bytes, source: str) -> tuple[list[TestCase], list[str]]:
+JUnitRead = tuple[list[tuple[list[TestCase], list[LogSnippet]]], list[str]]
+
+
+def _junit_file(data: bytes, source: str) -> JUnitRead:
+    """A JUnit file: its tests (by Sippy's rules), and as evidence the failures of its
+    suites that Sippy does not import."""
     result = parse_junit(data, source)
-    return result.cases, result.warnings
+    return [(result.cases, other_junit_failures(result, source))], result.warnings
 
 
-def _step_graph(
-    data: bytes, source: str
-) -> tuple[list[tuple[list[TestCase], list[LogSnippet]]], list[str]]:
+def _step_graph(data: bytes, source: str) -> JUnitRead:
     """junit_operator.xml: its tests (by Sippy's rules) and its failed steps as evidence."""
-    cases, warnings = _junit_cases(data, source)
-    return [(cases, step_failures(data, source))], warnings
+    result = parse_junit(data, source)
+    return [(result.cases, step_failures(data, source))], result.warnings
 
 
 def _plain(parser: Callable[[bytes, str], list[T]]) -> Parser[T]:

@@ -87,7 +87,7 @@ class MachineProblem:
 class LogSnippet:
     """A ranked excerpt of the run's logs: a build-log finding or a failed ci-operator step."""
 
-    origin: str  # "build-log" | "step"
+    origin: str  # "build-log" | "step" | "junit" (a failure of a suite Sippy does not import)
     text: str
     kind: str = "error"
     score: int = 0

@@ -1,4 +1,5 @@
-"""Failed ci-operator steps, from `junit_operator.xml` (the step graph).
+"""Failed ci-operator steps, from `junit_operator.xml` (the step graph), and the failures
+of JUnit suites that Sippy does not import.
 
 Sippy drops these testcases (`Run multi-stage test ...` is on its ignore list), yet for a
 run that failed in installation or set-up they are the first thing an engineer opens: the
@@ -14,6 +15,7 @@ import re
 from lxml import etree
 
 from sippy.evidence.snippets import failure_snippet
+from sippy.ingest.junit import JUnitFile
 from sippy.ingest.records import LogSnippet
 from sippy.ingest.xmlsafe import parse_xml
 
@@ -55,6 +57,28 @@ def step_failures(data: bytes, source: str) -> list[LogSnippet]:
     ]
     snippets.sort(key=lambda s: -s.score)  # stable: file order within a score
     return snippets[:MAX_STEPS]
+
+
+OTHER_JUNIT_SNIPPET_BYTES = 800
+
+
+def other_junit_failures(result: JUnitFile, source: str) -> list[LogSnippet]:
+    """The failures of a JUnit file's suites that Sippy does not import, as evidence.
+
+    They are not tests to Sippy (its suite allowlist), so they are not counted or listed as
+    test failures; but `hypershift install: hosted cluster version rollout succeeds` failing
+    with "Cluster operators console, dns, … are not available" is why a hypershift job failed.
+    """
+    return [
+        LogSnippet(
+            origin="junit",
+            title=f"{suite}: {name}" if suite else name,
+            text=failure_snippet(output, OTHER_JUNIT_SNIPPET_BYTES),
+            kind="test-failed",
+            source=source,
+        )
+        for suite, name, output in result.other_failures
+    ]
 
 
 def _failed_cases(root: etree._Element) -> list[etree._Element]:

@@ -150,7 +150,7 @@ async function openSource(form, event) {
       response = await fetch("/api/runs", {
         method: "POST",
         headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
-        body: JSON.stringify({ source }),
+        body: JSON.stringify(isJobHistory(source) ? { source, latest: 1 } : { source }),
       });
     } finally {
       clearInterval(timer);
@@ -167,6 +167,11 @@ async function openSource(form, event) {
   } finally {
     delete form.dataset.busy;
   }
+}
+
+// A Prow job-history URL names a whole job: load and open its newest run, as `sippy summarize`.
+function isJobHistory(source) {
+  return /\/job-history\//.test(source);
 }
 
 // Build ids exceed 2^53, so JSON.parse would round them: read them from the raw text.
