@@ -161,6 +161,24 @@ def test_a_cause_at_the_end_of_a_long_line_is_quoted(summary, cause):
     assert _sentences(answer) <= 3
 
 
+ENTRYPOINT = (
+    '{"component":"entrypoint","error":"wrapped process failed: exit status 6",'
+    '"file":"sigs.k8s.io/prow/pkg/entrypoint/run.go:84","level":"error",'
+    '"msg":"Error executing test process","severity":"error"}'
+)
+
+
+def test_a_step_that_only_exited_non_zero_is_said_plainly_not_quoted():
+    step = {
+        "name": "e2e-aws-ipi-install-install",
+        "text": f"Copying required artifacts to shared dir\n{ENTRYPOINT}\n"
+        "error: failed to execute wrapped command: exit status 6",
+    }
+    answer = builtin_summary(_failed_run(overallResult="n", failedSteps=[step]))
+    assert "Step e2e-aws-ipi-install-install exited with status 6" in answer
+    assert "entrypoint" not in answer and "wrapped" not in answer
+
+
 def test_a_short_line_is_quoted_whole():
     line = "fail [github.com/openshift/origin/test/extended/router/idle.go:88]: route not admitted"
     answer = builtin_summary(_failed_run(testFailures={"[sig-network] idle": line}))

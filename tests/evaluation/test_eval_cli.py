@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from sippy.evaluation.report import render
+from sippy.evaluation.runner import OTHER_GROUP
 from tests.fakes.openai_server import FakeOpenAI
 
 SMALL = ("--runs", "7", "--payloads", "1", "--themes", "2", "--seed", "3")
@@ -113,6 +114,9 @@ def test_eval_on_realdata_reports_independent_checks_unlabelled(realdata):
     sizes = report["promptSize"]
     assert sizes["withinBudget"] == sizes["prompts"] == loaded
     assert report["decisiveLineRecall"]["lines"] >= 5
+    # the hypershift run's `hypershift install` failure: not a test to Sippy, in the input here
+    other = report["decisiveLineRecall"]["byGroup"][OTHER_GROUP]
+    assert other["lines"] >= 1 and other["ours"] == 1.0 and other["original256ByteTail"] == 0.0
     table = _rendered(report)
     assert "UNLABELLED" in table and "bare lxml pass" in table and "256-byte tails" in table
     assert f"1.00 ({loaded}/{loaded} runs)" in table

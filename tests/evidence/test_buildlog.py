@@ -128,6 +128,18 @@ def test_an_error_next_to_a_flag_still_counts():
     assert finding.kind == "error"
 
 
+def test_a_pytest_failure_outranks_the_make_wrapper_after_it():
+    pytest_line = (
+        "FAILED src/tests/test_bootstrap_in_place.py::TestBootstrapInPlace::test_sno"
+        " - waiting.exceptions.TimeoutExpired: Timeout of 4200 seconds expired waiting ..."
+    )
+    data = f"{pytest_line}\nmake: *** [Makefile:419: _test] Error 1\n".encode()
+    ranked = scan(data)
+    assert [(f.line, f.kind) for f in ranked] == [(1, "test-failed"), (2, "error")]
+    assert line_score(pytest_line)[0] > line_score("make: *** [Makefile:419: _test] Error 1")[0]
+    assert line_score("3 FAILED, 10 passed") != line_score(pytest_line)  # a count, not a test
+
+
 def test_line_score_agrees_with_the_scanner():
     findings = scan(CI_OPERATOR_LOG)
     for finding in findings:
@@ -327,6 +339,7 @@ EXAMPLES = [
     "=== FAIL: . TestCreateCluster/Teardown (1945.15s)",
     "FAIL",
     'failed: (1m2s) 2026-05-14T00:02:11 "[sig-network] a test"',
+    "FAILED tests/test_x.py::TestY::test_z - TimeoutExpired: Timeout of 60 seconds",
     'time="x" level=error msg="Bootstrap failed to complete"',
     "Test Failed! suite=[root BackendDisruption], testCase=should collect",
     "Install failed: timeout",

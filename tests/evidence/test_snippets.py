@@ -249,3 +249,10 @@ def test_a_line_the_build_log_scanner_ranks_is_decisive_here_too() -> None:
     snippet = failure_snippet(text, 500)
     assert step in snippet
     assert _size(snippet) <= 500
+
+
+def test_colours_whose_escape_became_a_replacement_character_are_removed() -> None:
+    # Go's JUnit writer turns ESC into U+FFFD, leaving "\ufffd[31m" in failure text
+    text = "\ufffd[31mFAILED\ufffd[0m src/t.py::\ufffd[1mTestX::test_y\ufffd[0m - Timeout"
+    assert failure_snippet(text) == "FAILED src/t.py::TestX::test_y - Timeout"
+    assert failure_snippet("a \ufffd b [31m") == "a \ufffd b [31m"  # anything else stays

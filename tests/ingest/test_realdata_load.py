@@ -107,3 +107,20 @@ def test_a_real_hypershift_failure_outside_sippys_suites_reaches_the_evidence(
     answer = builtin_summary(summary)
     assert "hosted cluster version rollout never completed" in answer
     assert "wrapped process failed" not in answer  # before: the entrypoint wrapper line
+
+
+def test_built_in_answers_on_real_runs_quote_causes_not_wrappers(realdata, tmp_path, engine):
+    """Every real failed run's built-in answer: no entrypoint wrapper JSON, no colour codes
+    whose ESC became U+FFFD; a pytest failure is quoted rather than the make line after it."""
+    from sippy.ai.builtin import builtin_summary
+
+    ids = _rebuild_bucket(realdata, tmp_path)
+    load_sources([str(tmp_path)], Settings(), engine)
+    with session_factory(engine)() as session:
+        answers = {i: builtin_summary(job_run_summary(session, i)) for i in ids}
+    for build_id, answer in answers.items():
+        assert "wrapped process failed" not in answer and '"component"' not in answer, answer
+        assert "\ufffd[" not in answer, (build_id, answer)
+    sno = answers[2037307773397504000]  # metal single-node: a pytest timeout, then make errors
+    assert "FAILED src/tests/test_bootstrap_in_place.py::TestBootstrapInPlace" in sno
+    assert "TimeoutExpired: Timeout of 4200 seconds expired" in sno

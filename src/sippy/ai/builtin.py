@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sippy.evidence.buildlog import excerpt_line, most_telling_line
+from sippy.evidence.buildlog import WRAPPER_SCORE, excerpt_line, most_telling_line
 
 CATEGORIES = {
     "S": "success",
@@ -104,11 +104,27 @@ def _best_log_line(summary: dict[str, Any]) -> str:
         for step in summary.get("failedSteps") or []
     ]
     sources += [("The build log says", i.get("text", "")) for i in summary.get("logSnippets") or []]
-    best = most_telling_line(text for _, text in sources)
+    best = most_telling_line((text for _, text in sources), min_score=WRAPPER_SCORE + 1)
     if best is None:
-        return ""
+        return _exit_status(summary)
     index, line = best
     return f"{sources[index][0]}: {_sentence(_cap(line))}"
+
+
+def _exit_status(summary: dict[str, Any]) -> str:
+    """When a step's log ends in nothing but the entrypoint's "wrapped process failed: exit
+    status N", say that plainly instead of quoting the wrapper's JSON."""
+    for step in summary.get("failedSteps") or []:
+        status = _EXIT_STATUS.search(step.get("text", ""))
+        if status:
+            return (
+                f"Step {step['name']} exited with status {status[1]}; the artifacts read "
+                "show no error line before it."
+            )
+    return ""
+
+
+_EXIT_STATUS = re.compile(r"wrapped process failed: exit status (\d+)")
 
 
 def _cluster(summary: dict[str, Any]) -> str:

@@ -10,7 +10,8 @@
   (suite, name) failing and passing = flaked.
 * `decisive_line`: the line of a failure text a CI engineer reads first (the first `fail [`,
   `[FAILED]`, `panic:` or `error:` line), or for a failure without one its `first_line`;
-  recall is measured on them, as on the labelled lines, and reported apart.
+  recall is measured on them, as on the labelled lines, and reported apart; so is the same
+  line of each failure in a suite Sippy does not import (kept as evidence, not as a test).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class ReferenceTests:
     failed: set[str] = field(default_factory=set)
     flaked: set[str] = field(default_factory=set)
     failure_texts: dict[str, str] = field(default_factory=dict)  # failed key -> first text
+    # failure texts of suites Sippy does not import (not tests, but evidence), in file order
+    other_failure_texts: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # files lxml could not parse
 
 
@@ -109,6 +112,7 @@ def reference_tests(run_dir: Path) -> ReferenceTests:
         tops = [root] if _local(root.tag) == "testsuite" else root.findall("{*}testsuite")
         for top in tops:
             if not is_suite_importable(top.get("name") or ""):
+                out.other_failure_texts.extend(_failure_texts(top))
                 continue
             for suite in top.iter("{*}testsuite"):
                 _collect(suite, outcomes, texts)
@@ -145,6 +149,19 @@ def _collect(
             message = bad.get("message") or ""
             body = bad.text or ""
             texts[key] = body if not message or message in body else f"{message}\n{body}"
+
+
+def _failure_texts(top: etree._Element) -> list[str]:
+    """The failure text of every failed, not skipped, not ignored test case under `top`."""
+    found = []
+    for case in top.iter("{*}testcase"):
+        children = {_local(child.tag): child for child in case}
+        bad = children.get("failure", children.get("error"))
+        if bad is None or "skipped" in children or is_ignored_test(case.get("name") or ""):
+            continue
+        message, body = bad.get("message") or "", bad.text or ""
+        found.append(body if not message or message in body else f"{message}\n{body}")
+    return found
 
 
 def _local(tag: object) -> str:

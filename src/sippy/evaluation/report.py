@@ -142,7 +142,7 @@ def _sources(console: Console, report: dict[str, Any]) -> None:
     recall = report["decisiveLineRecall"]
     for group, item in recall["byGroup"].items():
         table.add_row(
-            f"failed tests' {group} in the input",
+            f"{group} in the input",
             f"{_num(item['ours'])} of {item['lines']} lines",
             f"{_num(item['original256ByteTail'])} (256-byte tails)",
             f"in {item['runs']} runs; whole line {_num(item['oursWholeLine'])}",

@@ -48,8 +48,9 @@ from sippy.samples.payloads import SamplePayload, generate_payloads
 from sippy.settings import Settings
 
 MAX_EXAMPLES = 5
-DECISIVE_GROUP = "decisive line (fail [, error:, panic:, [FAILED])"
-FIRST_LINE_GROUP = "first line (failures without a decisive line)"
+DECISIVE_GROUP = "failed tests' decisive line (fail [, error:, panic:, [FAILED])"
+FIRST_LINE_GROUP = "failed tests' first line (failures without a decisive line)"
+OTHER_GROUP = "decisive (else first) line of failures in suites Sippy does not import"
 
 
 class Steps(Protocol):
@@ -352,6 +353,7 @@ def _check_real_runs(
             folder = Path(outcome.location)
             lines: list[str] = []
             firsts: list[str] = []
+            others: list[str] = []
             if folder.is_dir():
                 ref = reference_tests(folder)
                 tests["runs"] += 1
@@ -368,10 +370,13 @@ def _check_real_runs(
                         lines.append(line)
                     elif first_line(text):
                         firsts.append(first_line(text))
+                others += [decisive_line(t) or first_line(t) for t in ref.other_failure_texts]
             inputs = inputs_for(session, summary, budget)
             tokens.append(inputs.tokens)
             original_tokens.append(inputs.original_tokens)
-            for group, found in ((DECISIVE_GROUP, lines), (FIRST_LINE_GROUP, firsts)):
+            groups = ((DECISIVE_GROUP, lines), (FIRST_LINE_GROUP, firsts), (OTHER_GROUP, others))
+            for group, found in groups:
+                found = [line for line in found if line]
                 if found:
                     rows.append(inputs.row(found, group))
     recall = recall_report(rows)

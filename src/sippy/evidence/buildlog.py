@@ -94,6 +94,8 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("test-failed", 85, r"--- FAIL: |=== FAIL: ", " fail: "),
     Pattern("test-failed", 85, r"^FAIL($|[^A-Za-z])", "fail"),
     Pattern("test-failed", 85, r"^failed: \(", "failed: ("),
+    # pytest's short summary: `FAILED tests/test_x.py::TestY::test_z - TimeoutExpired: ...`
+    Pattern("test-failed", 85, r"FAILED\S* \S*::\S", "failed"),
     Pattern("level-error", 84, r"level=error", "level=error"),
     Pattern("test-failed", 84, r"Test Failed!", "test failed!"),
     Pattern("step-failed", 80, r'pod "[^"]+" failed', '" failed'),
@@ -145,6 +147,7 @@ _EMPTY = re.compile(r"(?:ERRO|FATA)\[<ts>\]\s*$")  # the blank line after "Some 
 # Steps that fail because an earlier one did: gathering from a cluster that never came up.
 _AFTERMATH = re.compile(r'(?:Step |pod ")[^ "]*-(?:gather|observers|deprovision)-')
 # Wrappers that only say a command exited non-zero: the cause is elsewhere.
+WRAPPER_SCORE = 10
 _WRAPPER = re.compile(
     r"failed to execute wrapped command|wrapped process failed|Error executing test process"
     r"|Ginkgo exit error|exit with code \d+\s*$"
@@ -287,7 +290,7 @@ def _classify(line: str) -> tuple[int, str] | None:
     elif kind == "level-error" and _EMPTY.match(line):
         return None
     if _WRAPPER.search(line):
-        return 10, kind
+        return WRAPPER_SCORE, kind
     if _SOFT.search(line) or line.startswith(_SOFT_HEADS):
         score -= 25
     if kind in _QUIET_KINDS and (
