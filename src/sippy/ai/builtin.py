@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sippy.evidence.buildlog import WRAPPER_SCORE, excerpt_line, most_telling_line
+from sippy.evidence.buildlog import (
+    WRAPPER_SCORE,
+    excerpt_line,
+    finding_line,
+    most_telling_line,
+)
 
 CATEGORIES = {
     "S": "success",
@@ -103,12 +108,22 @@ def _best_log_line(summary: dict[str, Any]) -> str:
         (f"Step {step['name']} failed with", step.get("text", ""))
         for step in summary.get("failedSteps") or []
     ]
-    sources += [("The build log says", i.get("text", "")) for i in summary.get("logSnippets") or []]
+    sources += [  # a line the job's passing runs log too did not fail this one
+        ("The build log says", _own_line(finding))
+        for finding in summary.get("logSnippets") or []
+        if not finding.get("alsoInPassingRuns")
+    ]
     best = most_telling_line((text for _, text in sources), min_score=WRAPPER_SCORE + 1)
     if best is None:
         return _exit_status(summary)
     index, line = best
     return f"{sources[index][0]}: {_sentence(_cap(line))}"
+
+
+def _own_line(finding: dict[str, Any]) -> str:
+    """A build-log finding's own line; its context lines may be another finding's."""
+    text = finding.get("text", "")
+    return finding_line(text, finding.get("score"), finding.get("kind")) or text
 
 
 def _exit_status(summary: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from sippy.analysis.baseline import mark_findings_seen_in_passing_runs
 from sippy.analysis.history import earlier_test_history
 from sippy.db import models as m
 from sippy.evidence.snippets import failure_snippet
@@ -46,6 +47,7 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
     flakes = [t for t in real if t["status"] == STATUS_FLAKE]
     duration = run.duration
     steps, log_snippets, other_failures = _log_snippets(session, run_id)
+    passing_compared = mark_findings_seen_in_passing_runs(session, run, log_snippets)
     return {
         "id": run.id,
         "name": job.name,
@@ -77,6 +79,7 @@ def job_run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "failedSteps": steps,
         "otherJUnitFailures": other_failures,
         "logSnippets": log_snippets,
+        "passingRunsCompared": passing_compared,
         "testHistory": _history(session, run, failures + flakes),
         "prowState": run.prow_state,
         "gcsPath": run.gcs_path,
@@ -180,6 +183,7 @@ def _log_snippets(
                     "line": row.line,
                     "text": row.text,
                     "kind": row.kind,
+                    "score": row.score,
                     "count": row.count,
                 }
             )

@@ -230,6 +230,14 @@ def most_telling_line(texts: Iterable[str], *, min_score: int = 1) -> tuple[int,
     return (best[1], best[2]) if best else None
 
 
+def finding_line(text: str, score: int | None, kind: str | None) -> str | None:
+    """A stored finding's own line: the one of its text (which carries context lines, maybe
+    another finding's line among them) that the rules give the finding's score and kind."""
+    if score is None:
+        return None
+    return next((line for line in text.splitlines() if line_score(line) == (score, kind)), None)
+
+
 def telling_spans(line: str) -> list[Span]:
     """(start, end) in `line` of each pattern's first match, the parts that say why, most
     telling first: by score, a failed-step match (it says where) below any other, earlier

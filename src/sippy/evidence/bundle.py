@@ -37,6 +37,7 @@ TEST_LED_RESULTS = frozenset({"F", "U"})
 MAX_FAILURES = 60
 MAX_FLAKES = 30
 MAX_FINDINGS = 10
+MAX_PASSING_FINDINGS = 3  # findings the job's passing runs log too: a few, last
 MAX_TITLE_CHARS = 300
 _BLOB_CANDIDATE = re.compile(r"[A-Za-z0-9+/=_-]{40,}")
 _HEX = re.compile(r"[0-9a-fA-F]{32,}")
@@ -190,7 +191,10 @@ def _candidates(summary: dict[str, Any]) -> Iterator[_Candidate]:
     the build log tell the story, and the `install should succeed` tests say little."""
     yield _run_header(summary)
     steps = summary.get("failedSteps") or []
-    findings = summary.get("logSnippets") or []
+    all_findings = summary.get("logSnippets") or []
+    # findings the job's passing runs log too did not fail this run: they come last
+    findings = [f for f in all_findings if not f.get("alsoInPassingRuns")]
+    in_passing_runs = [f for f in all_findings if f.get("alsoInPassingRuns")]
     other = summary.get("otherJUnitFailures") or []
     failures = list(_failures(summary))
     tests_led = bool(failures) and summary["overallResult"] in TEST_LED_RESULTS
@@ -210,6 +214,7 @@ def _candidates(summary: dict[str, Any]) -> Iterator[_Candidate]:
     yield from failures[DETAILED_FAILURES:MAX_FAILURES]
     yield from (_finding(f, (300, 150)) for f in findings[2 if tests_led else 3 : MAX_FINDINGS])
     yield from _flakes(summary)
+    yield from (_finding(f, (200, 100)) for f in in_passing_runs[:MAX_PASSING_FINDINGS])
 
 
 def _step(step: dict[str, Any], sizes: tuple[int, ...]) -> _Candidate:
@@ -269,6 +274,9 @@ def _finding(finding: dict[str, Any], sizes: tuple[int, ...]) -> _Candidate:
     where = f"{finding.get('source') or 'build-log.txt'} line {finding.get('line')}"
     if finding.get("count", 1) > 1:
         where += f" (seen {finding['count']} times)"
+    if finding.get("alsoInPassingRuns"):
+        runs = finding["alsoInPassingRuns"]
+        where += f" (also logged by {runs} passing run{'s' if runs > 1 else ''} of this job)"
     return _Candidate(
         "buildlog",
         _title(where + ":"),
