@@ -82,3 +82,27 @@ def test_the_run_page_marks_the_line_the_passing_runs_log_too(tmp_path, engine):
     with running_server(create_app(build_settings(), engine)) as base:
         page = httpx.get(f"{base}/runs/{FAILED_ID}", timeout=30).text
     assert page.count("also in 1 of the last 1 passing runs of this job") == 1
+
+
+def test_a_line_the_passing_runs_log_too_forms_no_theme(tmp_path, engine):
+    """Two jobs' failed runs whose best-scoring build-log line is the same benign error: with
+    the jobs' passing runs loaded it is noise, and their own (different) causes are used."""
+    from sippy.analysis.themes import find_themes
+
+    causes = {
+        JOB: "error: creating bootstrap VM: the image checksum does not match",
+        OTHER_JOB: "error: creating DNS record: managed zone ci-zone not found",
+    }
+    failed = {JOB: FAILED_ID, OTHER_JOB: FAILED_ID + 10}
+    for job, run_id in failed.items():
+        _run(tmp_path, job, run_id, "failure", 10, [BENIGN.format(n=3), "INFO x", causes[job]])
+    assert load_sources([str(tmp_path)], Settings(), engine).count("failed") == 0
+    with session_factory(engine)() as session:
+        before = find_themes(session, failed.values())
+    assert [sorted(t["runs"]) for t in before["themes"]] == [sorted(failed.values())]  # noise
+    for job, run_id in failed.items():  # the jobs' passing runs log the benign line too
+        _run(tmp_path, job, run_id - 1, "success", 9, [BENIGN.format(n=2)])
+    assert load_sources([str(tmp_path)], Settings(), engine).count("failed") == 0
+    with session_factory(engine)() as session:
+        after = find_themes(session, failed.values())
+    assert after["themes"] == [] and sorted(after["unexplained"]) == sorted(failed.values())

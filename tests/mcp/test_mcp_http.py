@@ -292,3 +292,44 @@ def test_an_unreachable_database_is_503_like_the_api():
         engine.dispose()
     assert response.status_code == 503
     assert error(result) == response.json()
+
+
+def test_kept_answers_follow_a_reload(loaded, tmp_path):
+    """The summary and history tools keep what they computed, like the API, until the stored
+    runs change: a run loaded between two calls shows in the second."""
+    from sippy.ingest.load import load_sources
+    from sippy.settings import Settings
+    from tests.helpers import make_run
+
+    failed = loaded.runs["test-failure"]
+    test = failed.failed_tests[0]
+    new_id = 7300000000000000001
+    junit = (
+        '<testsuite name="openshift-tests"><testcase name="'
+        + test.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+        + '"><failure>fail [x.go:1]: again</failure></testcase></testsuite>'
+    )
+    with serve(loaded, derived_fresh_for=0) as base:
+        before = call(
+            base,
+            [
+                ("test_history", {"test_name": test}),
+                ("job_run_summary", {"prow_job_run_id": new_id}),
+            ],
+        )
+        make_run(
+            tmp_path / "more", failed.job_name, new_id, files={"artifacts/junit_e2e.xml": junit}
+        )
+        assert (
+            load_sources([str(tmp_path / "more")], Settings(), loaded.engine).count("loaded") == 1
+        )
+        after = call(
+            base,
+            [
+                ("test_history", {"test_name": test}),
+                ("job_run_summary", {"prow_job_run_id": new_id}),
+            ],
+        )
+    assert answer(after[0])["runs"] == answer(before[0])["runs"] + 1
+    assert answer(after[0])["failures"] == answer(before[0])["failures"] + 1
+    assert error(before[1])["code"] == 404 and answer(after[1])["id"] == new_id

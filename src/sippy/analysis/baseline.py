@@ -11,6 +11,7 @@ put it last: an `error:` that every passing run also logs did not fail this one.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +29,9 @@ def mark_findings_seen_in_passing_runs(
 ) -> int:
     """Set `alsoInPassingRuns` on each finding (how many of the compared passing runs logged
     it); returns how many passing runs were compared."""
-    compared, keys = _passing_keys(session, run)
+    compared, keys = passing_finding_keys(
+        session, run.prow_job_id, before=run.timestamp, exclude=run.id
+    )
     for finding in findings:
         key = finding_key(finding["text"], finding.get("score"), finding.get("kind"))
         finding["alsoInPassingRuns"] = keys.get(key, 0) if keys else 0
@@ -45,14 +48,18 @@ def finding_key(text: str, score: int | None = None, kind: str | None = None) ->
     return normalize_line(own)
 
 
-def _passing_keys(session: Session, run: m.ProwJobRun) -> tuple[int, Counter[str]]:
+def passing_finding_keys(
+    session: Session, job_id: int, *, before: datetime | None = None, exclude: int | None = None
+) -> tuple[int, Counter[str]]:
+    """(how many passing runs were compared, finding key -> how many of them logged it), over
+    the job's last PASSING_RUNS successful runs (started before `before`, when given)."""
     query = select(m.ProwJobRun.id).where(
-        m.ProwJobRun.prow_job_id == run.prow_job_id,
-        m.ProwJobRun.overall_result == "S",
-        m.ProwJobRun.id != run.id,
+        m.ProwJobRun.prow_job_id == job_id, m.ProwJobRun.overall_result == "S"
     )
-    if run.timestamp is not None:
-        query = query.where(m.ProwJobRun.timestamp < run.timestamp)
+    if exclude is not None:
+        query = query.where(m.ProwJobRun.id != exclude)
+    if before is not None:
+        query = query.where(m.ProwJobRun.timestamp < before)
     ids = session.scalars(query.order_by(m.ProwJobRun.timestamp.desc()).limit(PASSING_RUNS)).all()
     if not ids:
         return 0, Counter()

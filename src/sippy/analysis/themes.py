@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sippy.analysis.baseline import finding_key, passing_finding_keys
 from sippy.analysis.clustering import ClusterItem, cluster_failures
 from sippy.db import models as m
-from sippy.evidence.buildlog import most_telling_line
+from sippy.evidence.buildlog import finding_line, most_telling_line
 from sippy.ingest.records import STATUS_FAILURE
 
 GENERIC_TESTS = ("install should succeed", "upgrade should succeed", "[sig-sippy]")
@@ -139,23 +140,51 @@ def _items(session: Session, runs: dict[int, dict[str, Any]]) -> Iterable[Cluste
             per_run[run_id] += 1
             with_tests.add(run_id)
             yield ClusterItem(f"{run_id}|{name}", output or name)
+    noise = NoiseByJob()
     for run_id in runs:
         if run_id not in with_tests:
-            text = _log_cause(session, run_id)
+            text = _log_cause(session, run_id, noise)
             if text:
                 yield ClusterItem(f"{run_id}|(build log)", text)
 
 
-def _log_cause(session: Session, run_id: int) -> str:
-    """The most telling line of the run's failed steps and build-log findings."""
-    texts = session.scalars(
-        select(m.LogSnippetRow.text)
+def _log_cause(session: Session, run_id: int, noise: NoiseByJob) -> str:
+    """The most telling line of the run's failed steps, other JUnit failures and build-log
+    findings; a build-log line the job's passing runs log too is no cause (it would group
+    unrelated runs), and of a finding only its own line counts, not its context."""
+    texts = []
+    rows = session.execute(
+        select(
+            m.LogSnippetRow.text,
+            m.LogSnippetRow.origin,
+            m.LogSnippetRow.score,
+            m.LogSnippetRow.kind,
+            m.ProwJobRun.prow_job_id,
+        )
+        .join(m.ProwJobRun, m.ProwJobRun.id == m.LogSnippetRow.prow_job_run_id)
         .where(m.LogSnippetRow.prow_job_run_id == run_id)
         .order_by(m.LogSnippetRow.position)
     )
+    for text, origin, score, kind, job_id in rows:
+        if origin != "build-log":
+            texts.append(text)
+        elif finding_key(text, score, kind) not in noise.keys(session, job_id):
+            texts.append(finding_line(text, score, kind) or text)
     # wrappers ("exit status 1") score low and would group unrelated runs
     best = most_telling_line(texts, min_score=MIN_CAUSE_SCORE)
     return best[1] if best else ""
+
+
+class NoiseByJob:
+    """Build-log lines each job's last passing runs log, looked up once per job."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, Counter[str]] = {}
+
+    def keys(self, session: Session, job_id: int) -> Counter[str]:
+        if job_id not in self._keys:
+            self._keys[job_id] = passing_finding_keys(session, job_id)[1]
+        return self._keys[job_id]
 
 
 def builtin_title(representative: str, tests: Counter[str]) -> str:

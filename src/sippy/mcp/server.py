@@ -124,8 +124,9 @@ def build_mcp_server(service: SummaryService) -> SippyMCPServer:
         """The facts of one job run, as /api/job/run/summary returns them: result letter and
         reason, failed and flaked tests with their decisive lines and history, failed steps,
         ranked build-log lines, degraded operators, nodes, machines, pull requests, links."""
+        key = ("mcp_job_run_summary", prow_job_run_id)  # kept like the API's, same lifetime
         with sessions() as session:
-            return job_run_summary(session, prow_job_run_id)
+            return service.derived.get(session, key, lambda: job_run_summary(session, key[1]))
 
     @tool("job_run_ai_summary", "Why did it fail?")
     async def get_job_run_ai_summary(prow_job_run_id: RunId) -> dict[str, Any]:
@@ -162,9 +163,13 @@ def build_mcp_server(service: SummaryService) -> SippyMCPServer:
     ) -> dict[str, Any]:
         """A test's runs, failures, flakes and failure rate across the loaded runs, by job,
         release and variant, with the runs where it failed (newest first)."""
+        after = parse_since(since)
+        key = ("mcp_test_history", test_name, job, release, after)
         with sessions() as session:
-            return history_of_test(
-                session, test_name, job=job, release=release, since=parse_since(since)
+            return service.derived.get(
+                session,
+                key,
+                lambda: history_of_test(session, test_name, job=job, release=release, since=after),
             )
 
     @tool("payload_themes", "Release payload themes")
