@@ -234,6 +234,9 @@ def test_paste_box_without_javascript(site: Site, base_url: str):
     assert unknown.status_code == 404
     assert "does not load runs from the web" in shown
     assert "sippy load gs://test-platform-results/logs/job/123" in shown
+    history = "https://prow.ci.openshift.org/job-history/gs/test-platform-results/logs/some-job"
+    job_page = " ".join(text_of(get(base_url, "/open", source=history).text).split())
+    assert f"sippy load --latest 1 {history}" in job_page  # a whole job: its newest run
     assert get(base_url, "/api/runs/resolve", source=prow).json()["url"] == (
         f"/runs/{sample.build_id}"
     )

@@ -146,9 +146,7 @@ def _collect(
         key = (suite_name, name)
         outcomes.setdefault(key, []).append(bad is not None)
         if bad is not None and key not in texts:
-            message = bad.get("message") or ""
-            body = bad.text or ""
-            texts[key] = body if not message or message in body else f"{message}\n{body}"
+            texts[key] = _text_of(bad)
 
 
 def _failure_texts(top: etree._Element) -> list[str]:
@@ -159,9 +157,14 @@ def _failure_texts(top: etree._Element) -> list[str]:
         bad = children.get("failure", children.get("error"))
         if bad is None or "skipped" in children or is_ignored_test(case.get("name") or ""):
             continue
-        message, body = bad.get("message") or "", bad.text or ""
-        found.append(body if not message or message in body else f"{message}\n{body}")
+        found.append(_text_of(bad))
     return found
+
+
+def _text_of(bad: etree._Element) -> str:
+    """A failure's message and text, the message once."""
+    message, body = bad.get("message") or "", bad.text or ""
+    return body if not message or message in body else f"{message}\n{body}"
 
 
 def _local(tag: object) -> str:
