@@ -109,7 +109,10 @@ def _best_log_line(summary: dict[str, Any]) -> str:
         for step in summary.get("failedSteps") or []
     ]
     sources += [  # a line the job's passing runs log too did not fail this one
-        ("The build log says", _own_line(finding))
+        (
+            "The build log says",
+            finding_line(finding.get("text", ""), finding.get("score"), finding.get("kind")),
+        )
         for finding in summary.get("logSnippets") or []
         if not finding.get("alsoInPassingRuns")
     ]
@@ -118,12 +121,6 @@ def _best_log_line(summary: dict[str, Any]) -> str:
         return _exit_status(summary)
     index, line = best
     return f"{sources[index][0]}: {_sentence(_cap(line))}"
-
-
-def _own_line(finding: dict[str, Any]) -> str:
-    """A build-log finding's own line; its context lines may be another finding's."""
-    text = finding.get("text", "")
-    return finding_line(text, finding.get("score"), finding.get("kind")) or text
 
 
 def _exit_status(summary: dict[str, Any]) -> str:

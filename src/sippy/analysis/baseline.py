@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sippy.db import models as m
-from sippy.evidence.buildlog import finding_line, most_telling_line
+from sippy.evidence.buildlog import finding_line
 from sippy.evidence.normalize import normalize_line
 
 PASSING_RUNS = 5
@@ -34,18 +34,14 @@ def mark_findings_seen_in_passing_runs(
     )
     for finding in findings:
         key = finding_key(finding["text"], finding.get("score"), finding.get("kind"))
-        finding["alsoInPassingRuns"] = keys.get(key, 0) if keys else 0
+        finding["alsoInPassingRuns"] = keys[key]
     return compared
 
 
 def finding_key(text: str, score: int | None = None, kind: str | None = None) -> str:
-    """The normalised line of a stored finding: its own line (not a context line, which may
-    be another finding's), else its most telling line."""
-    own = finding_line(text, score, kind)
-    if own is None:
-        best = most_telling_line([text])
-        own = best[1] if best else next((ln for ln in text.splitlines() if ln.strip()), "")
-    return normalize_line(own)
+    """The normalised line of a stored finding: its own line, not a context line (which may
+    be another finding's)."""
+    return normalize_line(finding_line(text, score, kind))
 
 
 def passing_finding_keys(

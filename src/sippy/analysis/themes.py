@@ -169,7 +169,7 @@ def _log_cause(session: Session, run_id: int, noise: NoiseByJob) -> str:
         if origin != "build-log":
             texts.append(text)
         elif finding_key(text, score, kind) not in noise.keys(session, job_id):
-            texts.append(finding_line(text, score, kind) or text)
+            texts.append(finding_line(text, score, kind))
     # wrappers ("exit status 1") score low and would group unrelated runs
     best = most_telling_line(texts, min_score=MIN_CAUSE_SCORE)
     return best[1] if best else ""

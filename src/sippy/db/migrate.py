@@ -54,7 +54,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to `revision`."""
     with _migration_lock(engine) as locked:
         command.upgrade(alembic_config(engine, locked), revision)
-        _commit(locked)
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -68,7 +67,6 @@ def ensure_schema(engine: Engine) -> None:
                     "point --database-dsn at an empty database or run `sippy db upgrade`"
                 )
             command.upgrade(alembic_config(engine, locked), "head")
-            _commit(locked)
             return
     head = head_revision()
     if current != head:
@@ -76,11 +74,6 @@ def ensure_schema(engine: Engine) -> None:
             f"the database schema is at revision {current}, this version needs {head}: "
             "run `sippy db upgrade`"
         )
-
-
-def _commit(locked: Connection | None) -> None:
-    if locked is not None:
-        locked.commit()
 
 
 def _has_our_tables(engine: Engine | Connection) -> bool:
@@ -99,12 +92,14 @@ def _migration_lock(engine: Engine) -> Iterator[Connection | None]:
     then finds the schema in place. PostgreSQL: a session advisory lock (yields None: the
     migrations use connections of their own). SQLite: its database-wide write lock, taken
     at once (BEGIN IMMEDIATE) on a connection that is yielded, because the migrations must
-    run on it (any other connection would wait for that lock); the caller commits.
+    run on it (any other connection would wait for that lock); committed when the block
+    ends without an error.
     """
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             yield connection
+            connection.commit()
         return
     if engine.dialect.name != "postgresql":
         yield None

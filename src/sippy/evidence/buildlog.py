@@ -230,12 +230,17 @@ def most_telling_line(texts: Iterable[str], *, min_score: int = 1) -> tuple[int,
     return (best[1], best[2]) if best else None
 
 
-def finding_line(text: str, score: int | None, kind: str | None) -> str | None:
+def finding_line(text: str, score: int | None = None, kind: str | None = None) -> str:
     """A stored finding's own line: the one of its text (which carries context lines, maybe
-    another finding's line among them) that the rules give the finding's score and kind."""
-    if score is None:
-        return None
-    return next((line for line in text.splitlines() if line_score(line) == (score, kind)), None)
+    another finding's line among them) that the rules give the finding's score and kind;
+    without those, its most telling line, else its first line."""
+    lines = text.splitlines()
+    if score is not None:
+        own = next((line for line in lines if line_score(line) == (score, kind)), None)
+        if own is not None:
+            return own
+    best = most_telling_line([text])
+    return best[1] if best else next((line for line in lines if line.strip()), "")
 
 
 def telling_spans(line: str) -> list[Span]:

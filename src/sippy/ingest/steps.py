@@ -19,7 +19,7 @@ from sippy.ingest.junit import JUnitFile
 from sippy.ingest.records import LogSnippet
 from sippy.ingest.xmlsafe import parse_xml
 
-STEP_SNIPPET_BYTES = 800
+SNIPPET_BYTES = 800  # of a failed step's or other JUnit failure's text
 MAX_STEPS = 10
 _STEP = re.compile(r"^Run multi-stage test (?P<test>\S+) - (?P<pod>\S+) container test$")
 _PHASE = re.compile(r"^Run multi-stage test (?P<phase>pre|test|post) phase$")
@@ -48,7 +48,7 @@ def step_failures(data: bytes, source: str) -> list[LogSnippet]:
         LogSnippet(
             origin="step",
             title=_title(name),
-            text=failure_snippet(text, STEP_SNIPPET_BYTES),
+            text=failure_snippet(text, SNIPPET_BYTES),
             kind="step-failed",
             score=_score(name, blamed),
             source=source,
@@ -57,9 +57,6 @@ def step_failures(data: bytes, source: str) -> list[LogSnippet]:
     ]
     snippets.sort(key=lambda s: -s.score)  # stable: file order within a score
     return snippets[:MAX_STEPS]
-
-
-OTHER_JUNIT_SNIPPET_BYTES = 800
 
 
 def other_junit_failures(result: JUnitFile, source: str) -> list[LogSnippet]:
@@ -73,7 +70,7 @@ def other_junit_failures(result: JUnitFile, source: str) -> list[LogSnippet]:
         LogSnippet(
             origin="junit",
             title=f"{suite}: {name}" if suite else name,
-            text=failure_snippet(output, OTHER_JUNIT_SNIPPET_BYTES),
+            text=failure_snippet(output, SNIPPET_BYTES),
             kind="test-failed",
             source=source,
         )

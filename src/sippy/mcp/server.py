@@ -126,7 +126,9 @@ def build_mcp_server(service: SummaryService) -> SippyMCPServer:
         ranked build-log lines, degraded operators, nodes, machines, pull requests, links."""
         key = ("mcp_job_run_summary", prow_job_run_id)  # kept like the API's, same lifetime
         with sessions() as session:
-            return service.derived.get(session, key, lambda: job_run_summary(session, key[1]))
+            return service.derived.get(
+                session, key, lambda: job_run_summary(session, prow_job_run_id)
+            )
 
     @tool("job_run_ai_summary", "Why did it fail?")
     async def get_job_run_ai_summary(prow_job_run_id: RunId) -> dict[str, Any]:
