@@ -1,19 +1,41 @@
 # The two README commands: `make run` (demo on SQLite with bundled samples) and `make test`.
+# Installs come from the hashed lock files in requirements/ (made by `make lock` from
+# pyproject.toml), so a fresh machine gets exactly what was tested, whatever PyPI serves today.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLES ?= samples
 DSN ?= sqlite:///sippy.db
+LATEST_VENV ?= .venv-latest
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK := requirements/dev.txt
+# pip-compile resolves against PyPI alone: no machine's pip.conf, find-links or local mirror
+# may leak into the lock (what it holds must install on any machine).
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL \
+	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+	--no-emit-index-url --no-emit-find-links --resolver=backtracking
+# Exactly the locked files, then the project itself with nothing more.
+INSTALL_LOCK := pip install --quiet --require-hashes --no-deps -r
+INSTALL_SELF := pip install --quiet --no-deps --no-build-isolation -e .
 
-.PHONY: venv chromium run test lint bench clean
+.PHONY: venv dev-venv chromium run test test-latest lock lint bench clean
 
-$(BIN)/sippy: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(BIN)/sippy
+$(VENV)/.runtime: $(RUNTIME_LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/$(INSTALL_LOCK) $(RUNTIME_LOCK)
+	$(BIN)/$(INSTALL_SELF)
+	$(BIN)/pip check
+	touch $@
 
-venv: $(BIN)/sippy
+$(VENV)/.dev: $(DEV_LOCK) $(VENV)/.runtime
+	$(BIN)/$(INSTALL_LOCK) $(DEV_LOCK)
+	$(BIN)/pip check
+	touch $@
+
+venv: $(VENV)/.runtime
+
+dev-venv: $(VENV)/.dev
 
 # Debian's Chromium for the browser tests (tests/web): Playwright's own browser download does
 # not work here. Installed when missing and we are root; otherwise the browser tests skip
@@ -32,11 +54,32 @@ run: venv
 	$(BIN)/sippy load $(SAMPLES) --database-dsn $(DSN)
 	$(BIN)/sippy serve --database-dsn $(DSN) --listen :8080
 
-test: venv chromium
-	$(BIN)/ruff check src tests bench
+test: dev-venv chromium
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/pytest -q
 
-bench: venv
+# Before each `make lock`: the suite on the newest releases that pyproject.toml's bounds allow,
+# in a scratch venv, unlocked. Green here means the refresh is safe; red shows an upstream break
+# before any user meets it. Prints what differs from the lock.
+test-latest: chromium
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(LATEST_VENV)/bin/python tools/lockcheck.py $(DEV_LOCK)
+	$(LATEST_VENV)/bin/ruff check src tests bench tools
+	SIPPY_UNLOCKED=1 $(LATEST_VENV)/bin/pytest -q -p no:cacheprovider
+
+# Regenerate both locks from pyproject.toml at the newest allowed versions (run test-latest
+# first). The dev lock is resolved first; the runtime lock is held to the same versions.
+lock: dev-venv
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_FLAGS) --upgrade --extra dev -o $(DEV_LOCK) pyproject.toml
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_FLAGS) --upgrade -c $(DEV_LOCK) -o $(RUNTIME_LOCK) pyproject.toml
+
+lint: dev-venv
+	$(BIN)/ruff check src tests bench tools
+
+bench: dev-venv
 	$(BIN)/python bench/load_bench.py
 	$(BIN)/python bench/buildlog_bench.py
 	$(BIN)/python bench/evidence_bench.py
@@ -44,4 +87,4 @@ bench: venv
 	$(BIN)/python bench/serve_bench.py
 
 clean:
-	rm -rf $(VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm
+	rm -rf $(VENV) $(LATEST_VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm

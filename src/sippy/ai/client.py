@@ -60,7 +60,8 @@ class CallRecord:
 
     model: str
     purpose: str
-    outcome: str  # ok | http_error | timeout | unreachable | bad_reply | overloaded | cancelled
+    # ok | http_error | timeout | unreachable | bad_reply | client_error | overloaded | cancelled
+    outcome: str
     prompt_tokens: int | None
     completion_tokens: int | None
     duration: float
@@ -76,7 +77,8 @@ class ModelError(Exception):
 
     Upstream HTTP error -> 502 (the message names the upstream status); timeout -> 504;
     unreachable -> 503; no choices / not JSON / empty -> 502; too many callers waiting ->
-    503 with `retry_after`.
+    503 with `retry_after`; anything else the SDK raises (a bug or an incompatible
+    release of it or of its transport) -> 502 `client_error`, so no caller ever sees a 500.
     """
 
     def __init__(
@@ -174,7 +176,10 @@ class ModelClient:
     async def aclose(self) -> None:
         if self._sdk is not None:
             sdk, self._sdk = self._sdk, None
-            await sdk.close()
+            try:
+                await sdk.close()
+            except Exception:  # shutting down: a failing close must not stop the rest
+                log.warning("closing the model client failed", exc_info=True)
 
     async def __aenter__(self) -> ModelClient:
         return self
@@ -260,7 +265,9 @@ class ModelClient:
             # max_tokens, not max_completion_tokens: llama.cpp ignores the latter.
             "max_tokens": settings.ai_max_tokens,
             "temperature": settings.ai_temperature,
-            "timeout": httpx.Timeout(
+            # The SDK's own Timeout type: its transport library is its business (openai 3.x
+            # moved from httpx to httpx2 and refuses an httpx.Timeout).
+            "timeout": openai.Timeout(
                 remaining, connect=min(settings.ai_connect_timeout, remaining)
             ),
         }
@@ -275,7 +282,7 @@ class ModelClient:
             reply = await self._client().chat.completions.create(
                 **self._params(messages, remaining)
             )
-        except (openai.OpenAIError, ValueError) as exc:
+        except Exception as exc:  # every SDK failure becomes a ModelError
             raise self._translate(exc) from exc
         if not isinstance(reply, ChatCompletion):
             raise _bad_reply("the model endpoint's reply is not a JSON chat completion")
@@ -297,7 +304,7 @@ class ModelClient:
                 stream=True,
                 stream_options={"include_usage": True},
             )
-        except (openai.OpenAIError, ValueError) as exc:
+        except Exception as exc:  # every SDK failure becomes a ModelError
             raise self._translate(exc) from exc
         try:
             while (text := await self._next_delta(sdk_stream, call)) is not None:
@@ -322,7 +329,7 @@ class ModelClient:
             return None
         except TimeoutError:
             raise self._timed_out() from None
-        except (openai.OpenAIError, ValueError) as exc:
+        except Exception as exc:  # every SDK failure becomes a ModelError
             raise self._translate(exc) from exc
         call.note_usage(getattr(chunk, "usage", None))
         choices = getattr(chunk, "choices", None) or []
@@ -417,7 +424,7 @@ class ModelClient:
                 base_url=self._endpoint,
                 api_key=key or _NO_KEY,
                 max_retries=0,  # we retry, within our deadline
-                timeout=httpx.Timeout(settings.ai_timeout, connect=settings.ai_connect_timeout),
+                timeout=openai.Timeout(settings.ai_timeout, connect=settings.ai_connect_timeout),
             )
         return self._sdk
 
@@ -459,10 +466,21 @@ class ModelClient:
                 outcome="unreachable",
                 retryable=True,
             )
-        if isinstance(exc, ValueError | openai.APIResponseValidationError):
+        if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
             name = type(exc).__name__
             return _bad_reply(f"the model endpoint's reply is not valid JSON ({name})")
-        return _bad_reply(self._scrub(f"the model call failed: {type(exc).__name__}: {exc}"))
+        return self._client_error(exc)
+
+    def _client_error(self, exc: Exception) -> ModelError:
+        """A failure the SDK should not have raised: a bug, or an incompatible release of the
+        SDK or its transport. Never retried; the traceback goes to the DEBUG log only."""
+        log.debug("unexpected exception from the model client", exc_info=exc)
+        detail = self._scrub(" ".join(str(exc).split()))[:_DETAIL_CHARS]  # scrub, then cut
+        return ModelError(
+            502,
+            f"the model client failed unexpectedly: {type(exc).__name__}: {detail}",
+            outcome="client_error",
+        )
 
     def _scrub(self, text: str) -> str:
         key = self._settings.ai_api_key.get_secret_value() if self._settings.ai_api_key else ""
