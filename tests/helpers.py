@@ -21,9 +21,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app, log_level: str = "warning") -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve `app` with uvicorn on 127.0.0.1:<free port> in a thread; yield its base URL."""
-    port = free_port()
+def running_server(app, log_level: str = "warning", port: int = 0) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve `app` with uvicorn on 127.0.0.1:<port> (0: a free one) in a thread; yield its
+    base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

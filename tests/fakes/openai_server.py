@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -93,6 +93,7 @@ class FakeOpenAI:
     _max_active: int = 0
     _closing: bool = False
     _base: str | None = None
+    port: int = 0  # 0: a free port
     _stack: ExitStack | None = field(default=None, repr=False)
 
     # --- life cycle --------------------------------------------------------------------
@@ -100,7 +101,7 @@ class FakeOpenAI:
     def __enter__(self) -> Self:
         self._stack = ExitStack()
         self._closing = False
-        self._base = self._stack.enter_context(running_server(self._app()))
+        self._base = self._stack.enter_context(running_server(self._app(), port=self.port))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -364,3 +365,23 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """Generator body for a pytest fixture: `fake = pytest.fixture(fake_openai)`."""
     with FakeOpenAI() as fake:
         yield fake
+
+
+def main() -> None:
+    """`python -m tests.fakes.openai_server [--port 8081] [--delay 2]`: serve until Ctrl-C,
+    for trying `sippy serve --ai-endpoint` (and the benchmarks) without a real model."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--reply", default=DEFAULT_REPLY)
+    args = parser.parse_args()
+    with FakeOpenAI(reply=args.reply, delay=args.delay, port=args.port) as fake:
+        print(f"fake OpenAI-compatible server at {fake.base_url}", flush=True)
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
