@@ -49,10 +49,12 @@ chromium:
 	    echo "chromium not found: apt-get install -y chromium (the browser tests skip without it)"; \
 	  fi; }
 
+# The follower loads the samples through the task path (in-process on SQLite), then the
+# server keeps following them: a run folder copied under $(SAMPLES) appears by itself.
 run: venv
 	$(BIN)/sippy samples $(SAMPLES)
-	$(BIN)/sippy load $(SAMPLES) --database-dsn $(DSN)
-	$(BIN)/sippy serve --database-dsn $(DSN) --listen :8080
+	$(BIN)/sippy follow $(SAMPLES) --once --database-dsn $(DSN)
+	$(BIN)/sippy serve --database-dsn $(DSN) --listen :8080 --follow $(SAMPLES)
 
 test: dev-venv chromium
 	$(BIN)/ruff check src tests bench tools
@@ -85,6 +87,7 @@ bench: dev-venv
 	$(BIN)/python bench/evidence_bench.py
 	$(BIN)/python bench/cluster_bench.py
 	$(BIN)/python bench/serve_bench.py
+	$(BIN)/python bench/follow_bench.py
 
 clean:
-	rm -rf $(VENV) $(LATEST_VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm
+	rm -rf $(VENV) $(LATEST_VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm sippy.db.locks

@@ -67,9 +67,11 @@ def pg_engine(pg_database_dsn):
 
 
 def _truncate_all(engine: Engine) -> None:
+    from sippy.db.migrate import PROCRASTINATE_TABLES
     from sippy.db.models import Base
 
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    tables = [t.name for t in Base.metadata.sorted_tables] + list(PROCRASTINATE_TABLES)
+    names = ", ".join(f'"{name}"' for name in tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 

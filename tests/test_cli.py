@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -242,3 +243,63 @@ def test_explain_bug_and_history_commands(tmp_path, db_dsn):
     missing = sippy("explain", "2054903419998572544", "no such test", "--database-dsn", db_dsn)
     assert missing.returncode == 1
     assert "has no failed or flaked test named 'no such test'" in missing.stderr
+
+
+def test_follow_once_loads_finished_runs_and_leaves_running_ones(tmp_path, db_dsn):
+    done = make_run(tmp_path, JOB, 2054903419998572544, files={"finished.json": "{}"})
+    make_run(tmp_path, JOB, 2054903419998572599)  # no finished.json: still running
+    logs = tmp_path / "test-platform-results" / "logs"
+    first = sippy("follow", str(logs), "--once", "--database-dsn", db_dsn)
+    assert first.returncode == 0, first.stderr
+    assert "2 new runs, 1 queued, 1 in progress" in first.stderr
+    shown = sippy("show", done.name, "--json", "--database-dsn", db_dsn)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == int(done.name)
+    again = sippy("follow", str(logs), "--once", "--database-dsn", db_dsn)
+    assert "0 new runs, 0 queued, 1 in progress" in again.stderr  # where it stopped
+
+
+def test_follow_and_worker_refuse_what_cannot_work(tmp_path):
+    dsn = f"sqlite:///{tmp_path / 'x.db'}"
+    worker = sippy("worker", "--database-dsn", dsn)
+    assert worker.returncode == 1
+    assert "sippy worker needs PostgreSQL" in worker.stderr
+    inline = sippy("follow", str(tmp_path), "--once", "--concurrency", "0", "--database-dsn", dsn)
+    assert inline.returncode == 2 and "--concurrency >= 1" in inline.stderr
+    regex = sippy("follow", str(tmp_path), "--jobs", "(", "--database-dsn", dsn)
+    assert regex.returncode == 2 and "--jobs is not a valid regex" in regex.stderr
+    mode = sippy("follow", str(tmp_path), "--precompute", "some", "--database-dsn", dsn)
+    assert mode.returncode == 2 and "--precompute must be one of" in mode.stderr
+    for result in (worker, inline, regex, mode):
+        assert "Traceback" not in result.stderr
+
+
+def test_serve_follow_shows_a_run_that_appears_while_it_serves(tmp_path, db_dsn):
+    logs = tmp_path / "test-platform-results" / "logs"
+    logs.mkdir(parents=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "sippy", "serve", "--follow", str(logs)),
+            *("--listen", f"127.0.0.1:{port}", "--listen-metrics", ""),
+            *("--database-dsn", db_dsn),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SIPPY_FOLLOW_INTERVAL": "0.2"},
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        run = make_run(tmp_path, JOB, 2054903419998572544, files={"finished.json": "{}"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            listed = httpx.get(f"http://127.0.0.1:{port}/api/runs").json()["runs"]
+            if listed:
+                break
+            time.sleep(0.2)
+        assert [r["id"] for r in listed] == [int(run.name)]
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM), stderr  # uvicorn re-raises the signal
+    assert "Application shutdown complete" in stderr and "Traceback" not in stderr

@@ -70,8 +70,11 @@ def installed_differences(pins: dict[str, str]) -> list[str]:
 def main(argv: list[str]) -> int:
     lock = Path(argv[1] if len(argv) > 1 else ROOT / "requirements" / "dev.txt")
     differences = installed_differences(locked(lock))
-    print(f"{len(differences)} installed version(s) differ from {lock}:" if differences
-          else f"installed versions are those of {lock}")
+    print(
+        f"{len(differences)} installed version(s) differ from {lock}:"
+        if differences
+        else f"installed versions are those of {lock}"
+    )
     for line in differences:
         print(f"  {line}")
     return 0

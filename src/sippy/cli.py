@@ -304,6 +304,18 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    follow_sources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--follow",
+            help="Also follow this folder, gs:// prefix or job-history URL while serving, "
+            "as `sippy follow` does (repeatable; not with --workers above 1)",
+            show_default=False,
+        ),
+    ] = None,
+    precompute: Annotated[
+        str, typer.Option(help="With --follow: AI summaries made ahead: failed, all or none")
+    ] = "failed",
 ) -> None:
     """Serve the HTTP API (and Prometheus metrics on a second port)."""
     from sippy.settings import parse_listen
@@ -330,9 +342,13 @@ def serve(
         metrics = parse_listen(settings.listen_metrics) if settings.listen_metrics else None
     except ValueError as exc:
         _fail(str(exc))
+    if follow_sources and settings.serve_workers > 1:
+        _fail("--follow runs in one server process: use --workers 1, or run `sippy follow`")
+    if precompute not in ("failed", "all", "none"):
+        _fail("--precompute must be one of failed, all, none", code=2)
     engine = _engine(settings)  # migrations run here, once, before any worker starts
     if settings.serve_workers > 1:
-        from sippy.api.workers import run_workers
+        from sippy.serving import run_workers
 
         _print_hints(engine, port)
         run_workers(settings, engine, host, port, metrics)
@@ -340,8 +356,11 @@ def serve(
     import uvicorn
     from prometheus_client import start_http_server
 
-    from sippy.api.app import create_app
+    from sippy.app import FollowPlan, create_app
 
+    plan = None
+    if follow_sources:
+        plan = FollowPlan(_follow_sources(follow_sources), precompute)  # type: ignore[arg-type]
     if metrics:
         from prometheus_client import REGISTRY
 
@@ -351,7 +370,7 @@ def serve(
         start_http_server(metrics[1], addr=metrics[0])
     _print_hints(engine, port)
     uvicorn.run(
-        create_app(settings, engine),
+        create_app(settings, engine, plan),
         host=host,
         port=port,
         log_level=settings.log_level,
@@ -373,8 +392,7 @@ def mcp_stdio(
     """
     import asyncio
 
-    from sippy.ai.service import SummaryService
-    from sippy.db.engine import session_factory
+    from sippy.app import ai_service
     from sippy.mcp.server import serve_stdio
 
     settings = _settings(
@@ -386,7 +404,7 @@ def mcp_stdio(
     )
     engine = _engine(settings)
     try:
-        asyncio.run(serve_stdio(SummaryService(settings, session_factory(engine))))
+        asyncio.run(serve_stdio(ai_service(settings, engine)))
     except KeyboardInterrupt:
         pass
     finally:
@@ -490,13 +508,12 @@ def _ai_call(settings: Settings, engine: Engine, call):  # type: ignore[no-untyp
     import asyncio
 
     from sippy.ai.client import ModelError
-    from sippy.ai.service import SummaryService
     from sippy.analysis.summary import RunNotFound
     from sippy.analysis.test_failure import NotInRun
-    from sippy.db.engine import session_factory
+    from sippy.app import ai_service
 
     async def run() -> Any:
-        service = SummaryService(settings, session_factory(engine))
+        service = ai_service(settings, engine)
         try:
             return await call(service)
         finally:
@@ -788,3 +805,167 @@ def evaluate(
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+ConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        help="Tasks (loads, summaries) this process runs at once [env SIPPY_TASK_CONCURRENCY; "
+        "default 4]",
+        show_default=False,
+    ),
+]
+StatusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--listen-status",
+        help="[host]:port for /livez, /readyz, /healthz and /metrics [env SIPPY_LISTEN_STATUS; "
+        "default: none]",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def follow(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders in GCS layout, gs:// prefixes or Prow job-history URLs to watch"
+        ),
+    ],
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds between polls [env SIPPY_FOLLOW_INTERVAL; default 30]",
+            show_default=False,
+        ),
+    ] = None,
+    precompute: Annotated[
+        str,
+        typer.Option(help="AI summaries made before anyone asks: failed, all or none"),
+    ] = "failed",
+    jobs: Annotated[
+        str | None, typer.Option(help="Only job folders whose name matches this regex")
+    ] = None,
+    latest: Annotated[
+        int | None,
+        typer.Option(
+            help="Of a job folder seen for the first time, only its N newest runs [default: all]",
+            show_default=False,
+            min=1,
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll once, finish that work, then exit")
+    ] = False,
+    concurrency: ConcurrencyOpt = None,
+    listen_status: StatusOpt = None,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+) -> None:
+    """Watch job folders; load each new run once it has finished, and queue the AI summary
+    of each failed one. On PostgreSQL the work goes to a queue that `sippy worker` processes
+    (and this one, with --concurrency above 0) share; on SQLite it runs here."""
+    import re
+
+    if precompute not in ("failed", "all", "none"):
+        _fail("--precompute must be one of failed, all, none", code=2)
+    try:
+        pattern = re.compile(jobs) if jobs else None
+    except re.error as exc:
+        _fail(f"--jobs is not a valid regex: {exc}", code=2)
+    settings = _settings(
+        database_dsn=database_dsn,
+        log_level=log_level,
+        ai_endpoint=ai_endpoint,
+        ai_model=ai_model,
+        follow_interval=interval,
+        task_concurrency=concurrency,
+        listen_status=listen_status,
+    )
+    _run_background(
+        settings,
+        sources=_follow_sources(sources),
+        precompute=precompute,
+        jobs=pattern,
+        latest=latest,
+        once=once,
+    )
+
+
+@app.command()
+def worker(
+    concurrency: ConcurrencyOpt = None,
+    listen_status: StatusOpt = None,
+    database_dsn: DsnOpt = None,
+    log_level: LogOpt = None,
+    ai_endpoint: AiEndpointOpt = None,
+    ai_model: AiModelOpt = None,
+) -> None:
+    """Run queued tasks (loads, AI summaries) until stopped; any number of workers on any
+    number of machines share one PostgreSQL database. SIGTERM lets running tasks finish;
+    the tasks of a worker that is killed are given to another."""
+    settings = _settings(
+        database_dsn=database_dsn,
+        log_level=log_level,
+        ai_endpoint=ai_endpoint,
+        ai_model=ai_model,
+        task_concurrency=concurrency,
+        listen_status=listen_status,
+    )
+    from sippy.tasks.queue import is_shared
+
+    if not is_shared(settings.database_dsn):
+        _fail(
+            "sippy worker needs PostgreSQL (--database-dsn postgresql://…): with SQLite, "
+            "`sippy follow` (or `serve --follow`) runs the tasks itself"
+        )
+    if settings.task_concurrency < 1:
+        _fail("--concurrency must be at least 1 for a worker", code=2)
+    _run_background(settings, sources=[])
+
+
+def _follow_sources(sources: list[str]) -> list[str]:
+    """Job-history URLs become the job folder they show; the rest are taken as given."""
+    from sippy.ingest.prowjob import prow_url_to_gcs
+
+    mapped = []
+    for source in sources:
+        if source.startswith(("http://", "https://")):
+            found = prow_url_to_gcs(source)
+            if found is None:
+                _fail(f"{source}: not a Prow job or job-history URL", code=2)
+            source = f"gs://{found[0]}/{found[1]}"
+        mapped.append(source)
+    return mapped
+
+
+def _run_background(settings: Settings, **options: Any) -> None:
+    import asyncio
+
+    from sippy.app import run_background
+    from sippy.settings import parse_listen
+
+    try:
+        status = parse_listen(settings.listen_status) if settings.listen_status else None
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    engine = _engine(settings)
+    try:
+        asyncio.run(
+            run_background(
+                settings,
+                engine,
+                concurrency=settings.task_concurrency,
+                status=status,
+                **options,
+            )
+        )
+    except ValueError as exc:  # a combination the queue refuses (SQLite without concurrency)
+        _fail(str(exc), code=2)
+    finally:
+        engine.dispose()

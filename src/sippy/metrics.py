@@ -80,6 +80,51 @@ AI = AiMetrics(
 )
 
 
+@dataclass(frozen=True)
+class FollowMetrics:
+    lag: Histogram
+    runs: Counter
+    storage_ops: Counter
+    polls: Counter
+    poll_seconds: Histogram
+    queue_depth: Gauge
+    outage: Gauge
+
+
+FOLLOW = FollowMetrics(
+    lag=Histogram(
+        "sippy_follow_lag_seconds",
+        "From a run's finished.json appearing to the run loaded (stage=loaded) and, for a "
+        "failed run, to its AI summary stored (stage=summarized)",
+        ["stage"],
+        buckets=(1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 3600),
+    ),
+    runs=Counter(
+        "sippy_follow_runs_total",
+        "Runs by what happened to them: discovered, queued, loaded, unchanged, failed, "
+        "gave_up, summarized, summary_failed",
+        ["event"],
+    ),
+    storage_ops=Counter(
+        "sippy_follow_storage_operations_total",
+        "Storage requests made by follow polls: list (a listing or one page of it), stat",
+        ["op"],
+    ),
+    polls=Counter("sippy_follow_polls_total", "Follow polls, by outcome", ["outcome"]),
+    poll_seconds=Histogram("sippy_follow_poll_seconds", "Duration of one follow poll"),
+    queue_depth=Gauge(
+        "sippy_follow_queue_depth",
+        "Tasks waiting in the queue (loads and summaries not yet started)",
+        multiprocess_mode="liveall",
+    ),
+    outage=Gauge(
+        "sippy_follow_outage",
+        "1 while the last follow poll failed (storage or database out of reach), else 0",
+        multiprocess_mode="liveall",
+    ),
+)
+
+
 class DatabaseCollector:
     """Gauges read from the database at scrape time: what has been loaded, and when.
 

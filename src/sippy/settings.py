@@ -89,6 +89,26 @@ class Settings(BaseSettings):
         description="Prompt tokens (system + evidence), estimated conservatively.",
     )
 
+    # Background work: `sippy follow` and `sippy worker`.
+    listen_status: str = Field(
+        default="",
+        description="Where `follow` and `worker` serve /livez, /readyz, /healthz and /metrics "
+        "([host]:port; empty: nowhere).",
+    )
+    follow_interval: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds between two polls of `follow`."
+    )
+    task_concurrency: int = Field(
+        default=4, ge=0, le=256, description="Tasks (loads, summaries) one process runs at once."
+    )
+    task_heartbeat: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds between a worker's heartbeats; the jobs of a worker silent for "
+        "three heartbeats are given to another.",
+    )
+
     # Writes over HTTP (loading runs, recomputing model answers): off unless asked for, and
     # then only with a bearer token, which comes from the environment, never from a flag.
     enable_write_endpoints: bool = Field(

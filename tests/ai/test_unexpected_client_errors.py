@@ -18,7 +18,7 @@ import pytest
 from openai.resources.chat.completions import AsyncCompletions
 from sqlalchemy import Engine
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.ingest.load import load_sources
 from sippy.samples.generator import SampleRun, generate_samples
 from sippy.settings import Settings, build_settings

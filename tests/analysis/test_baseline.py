@@ -72,7 +72,7 @@ def test_without_passing_runs_nothing_is_marked(tmp_path, engine):
 def test_the_run_page_marks_the_line_the_passing_runs_log_too(tmp_path, engine):
     import httpx
 
-    from sippy.api.app import create_app
+    from sippy.app import create_app
     from sippy.settings import build_settings
     from tests.helpers import running_server
 

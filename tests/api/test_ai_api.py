@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.db import models as m
 from sippy.db.engine import session_factory
 from sippy.evidence.tokens import estimate_messages

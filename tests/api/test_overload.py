@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from sippy.api.app import create_app
-from sippy.api.workers import settings_from_json, settings_to_json
+from sippy.app import create_app
 from sippy.db.engine import make_engine
 from sippy.ingest.load import load_sources
 from sippy.samples.generator import generate_samples
+from sippy.serving import settings_from_json, settings_to_json
 from sippy.settings import Settings, build_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.helpers import free_port, running_server, wait_for_http
@@ -214,3 +214,60 @@ def test_workers_get_the_parents_settings_secrets_included(monkeypatch):
     assert worker == parent
     assert worker.ai_api_key is not None and worker.ai_api_key.get_secret_value() == "sk-parent"
     assert worker.ai_concurrency == 3
+
+
+def test_workers_share_one_model_limit_and_ask_each_question_once(tmp_path, db_dsn):
+    """`serve --workers 4` with ai_concurrency 2: many requests for one run make one model
+    call, and the model never has more than 2 calls at once from all four processes."""
+    runs = generate_samples(tmp_path, count=14)
+    failed = [r for r in runs if r.expected_result != "S"][:6]
+    engine = make_engine(db_dsn)
+    assert load_sources([str(tmp_path)], Settings(), engine).ok
+    engine.dispose()
+    port = free_port()
+    with FakeOpenAI() as fake:
+        fake.delay = 0.5
+        env = {
+            **os.environ,
+            "SIPPY_DATABASE_DSN": db_dsn,
+            "SIPPY_AI_ENDPOINT": fake.base_url,
+            "SIPPY_AI_CONCURRENCY": "2",
+            "SIPPY_AI_QUEUE_LIMIT": "64",
+        }
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "sippy", "serve", "--workers", "4"),
+                *("--listen", f"127.0.0.1:{port}", "--listen-metrics", ""),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{base}/healthz", timeout=60)
+            wait_until(lambda: len(_worker_pids(proc.pid)) == 4, timeout=30)
+            asked = [failed[0].build_id] * 16 + [r.build_id for r in failed[1:]] * 2
+            with ThreadPoolExecutor(len(asked)) as pool:
+                answers = list(
+                    pool.map(
+                        lambda run_id: httpx.get(
+                            f"{base}/api/ai/job_run",
+                            params={"prow_job_run_id": run_id},
+                            headers={"Accept": "application/json"},
+                            timeout=60,
+                        ),
+                        asked,
+                    )
+                )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=30)
+        calls = len(fake.chat_requests)
+        peak = fake.max_concurrent
+    assert [a.status_code for a in answers] == [200] * len(asked), stderr
+    assert calls == len(failed)  # one per run, whichever process each request reached
+    assert peak <= 2
+    assert {a.json()["summary"] for a in answers} == {fake.reply}
+    assert proc.returncode == 0, stderr

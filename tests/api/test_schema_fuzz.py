@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.ingest.load import load_sources
 from sippy.samples.generator import generate_samples
 from sippy.settings import Settings, build_settings

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.ingest.load import load_sources
 from sippy.samples.generator import generate_samples
 from sippy.settings import Settings, build_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.ingest.load import load_sources
 from sippy.samples.generator import generate_samples
 from sippy.settings import Settings

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.evidence.tokens import estimate_messages
 from sippy.ingest.load import load_sources
 from sippy.settings import Settings, build_settings

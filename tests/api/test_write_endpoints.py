@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.ingest.load import load_sources
 from sippy.settings import build_settings
 from tests.helpers import JUNIT_ONE_FAILURE, make_run, running_server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import delete
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.db import models as m
 from sippy.db.engine import session_factory, session_scope
 from sippy.db.generation import DerivedCache, current_generation

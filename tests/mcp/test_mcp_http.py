@@ -15,8 +15,8 @@ from mcp.types import CallToolResult
 from sqlalchemy import Engine
 
 from sippy.ai.bug import FORMATS
-from sippy.api.app import create_app
 from sippy.api.params import SINCE_PATTERN
+from sippy.app import create_app
 from sippy.db.engine import make_engine
 from sippy.settings import build_settings
 from tests.fakes.openai_server import FakeOpenAI

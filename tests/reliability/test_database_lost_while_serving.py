@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy import exc as sa_exc
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.db import models as m
 from sippy.db.engine import make_engine, session_factory
 from sippy.db.migrate import upgrade
@@ -122,8 +122,9 @@ def test_connections_reset_then_back(served):
     proxy.cut()  # open connections die; new ones are reset at once (a restarting server)
     down = fire(base, requests)
     assert_all_unavailable(down, within=3)
-    for path in ("/api", "/api/capabilities", "/docs"):  # no database needed: unaffected
+    for path in ("/api", "/api/capabilities", "/docs", "/livez"):  # no database: unaffected
         assert httpx.get(f"{base}{path}", timeout=5).status_code == 200
+    assert httpx.get(f"{base}/readyz", timeout=5).status_code == 503  # out of rotation
 
     proxy.restore()
     after = fire(base, requests)

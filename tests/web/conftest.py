@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.db.engine import make_engine
 from sippy.db.migrate import upgrade
 from sippy.ingest.load import load_sources

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sippy.api.app import create_app
+from sippy.app import create_app
 from sippy.db.engine import make_engine
 from sippy.db.migrate import upgrade
 from sippy.settings import build_settings

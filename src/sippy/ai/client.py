@@ -24,6 +24,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 
+from sippy.ai.limits import ModelSlots, SlotTimeout
 from sippy.metrics import AI
 from sippy.settings import Settings
 
@@ -60,7 +61,8 @@ class CallRecord:
 
     model: str
     purpose: str
-    # ok | http_error | timeout | unreachable | bad_reply | client_error | overloaded | cancelled
+    # ok | http_error | timeout | unreachable | bad_reply | client_error | overloaded |
+    # unavailable (no slot: the database is down) | cancelled
     outcome: str
     prompt_tokens: int | None
     completion_tokens: int | None
@@ -134,6 +136,7 @@ class ModelClient:
         settings: Settings,
         *,
         on_call: Callable[[CallRecord], None] | None = None,
+        slots: ModelSlots | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
     ) -> None:
@@ -142,6 +145,7 @@ class ModelClient:
         self._settings = settings
         self._endpoint: str = settings.ai_endpoint
         self._on_call = on_call
+        self._slots = slots  # shared with the deployment's other processes, or None
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._sdk: AsyncOpenAI | None = None
@@ -174,6 +178,8 @@ class ModelClient:
         return self._waiting
 
     async def aclose(self) -> None:
+        if self._slots is not None:
+            await self._slots.aclose()
         if self._sdk is not None:
             sdk, self._sdk = self._sdk, None
             try:
@@ -196,9 +202,11 @@ class ModelClient:
         purpose: str = "job_run",
         subject: str = "",
         prompt_version: str = "",
+        deadline: float | None = None,
     ) -> Completion:
-        """The whole answer, or ModelError; bounded by settings.ai_timeout, retries included."""
-        call = self._start(messages, purpose, subject, prompt_version)
+        """The whole answer, or ModelError; bounded by settings.ai_timeout, retries included
+        (or by `deadline`, a time.monotonic() the caller's own bound ends at, if sooner)."""
+        call = self._start(messages, purpose, subject, prompt_version, deadline)
         try:
             async with self._slot(call):
                 text, model = await self._retrying(
@@ -226,6 +234,7 @@ class ModelClient:
         purpose: str = "job_run",
         subject: str = "",
         prompt_version: str = "",
+        deadline: float | None = None,
     ) -> AsyncIterator[str]:
         """Text deltas as the model writes them.
 
@@ -233,7 +242,7 @@ class ModelClient:
         complete(); a failure after it ends the stream with ModelError. The slot is held,
         and the deadline applies, for the stream's whole life.
         """
-        call = self._start(messages, purpose, subject, prompt_version)
+        call = self._start(messages, purpose, subject, prompt_version, deadline)
         outcome, error = "cancelled", None
         try:
             async with self._slot(call):
@@ -398,14 +407,48 @@ class ModelClient:
                 self._waiting -= 1
         else:
             await semaphore.acquire()
-        self._in_flight += 1
-        AI.in_flight.inc()
         try:
-            yield
+            async with self._deployment_slot(call):
+                self._in_flight += 1
+                AI.in_flight.inc()
+                try:
+                    yield
+                finally:
+                    self._in_flight -= 1
+                    AI.in_flight.dec()
         finally:
-            self._in_flight -= 1
-            AI.in_flight.dec()
             semaphore.release()
+
+    @contextlib.asynccontextmanager
+    async def _deployment_slot(self, call: _Call) -> AsyncIterator[None]:
+        """One of the deployment's `ai_concurrency` slots, shared by every process on the
+        same database (see ai.limits); without shared slots, this process's semaphore is
+        the whole limit."""
+        if self._slots is None:
+            yield
+            return
+        holding = False
+        try:
+            async with self._slots.hold(self._settings.ai_concurrency, call.deadline):
+                holding = True
+                yield
+        except SlotTimeout:  # only hold() raises it: the body never held a slot
+            raise ModelError(
+                503,
+                f"the model is busy: every one of the deployment's {self._settings.ai_concurrency}"
+                f" model slots stayed taken for {self._settings.ai_timeout:g}s",
+                outcome="overloaded",
+                retry_after=OVERLOAD_RETRY_AFTER,
+            ) from None
+        except Exception as exc:
+            if holding:
+                raise
+            raise ModelError(  # the database that keeps the slots is out of reach
+                503,
+                f"no model slot: the database is unavailable ({type(exc).__name__})",
+                outcome="unavailable",
+                retry_after=OVERLOAD_RETRY_AFTER,
+            ) from exc
 
     def _ensure_loop_state(self) -> asyncio.Semaphore:
         """The semaphore and SDK client belong to one event loop; start afresh in a new one."""
@@ -487,7 +530,12 @@ class ModelClient:
         return text.replace(key, "<redacted>") if key else text
 
     def _start(
-        self, messages: list[dict[str, str]], purpose: str, subject: str, prompt_version: str
+        self,
+        messages: list[dict[str, str]],
+        purpose: str,
+        subject: str,
+        prompt_version: str,
+        deadline: float | None = None,
     ) -> _Call:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -499,7 +547,7 @@ class ModelClient:
         return _Call(
             purpose=purpose,
             started=now,
-            deadline=now + self._settings.ai_timeout,
+            deadline=min(now + self._settings.ai_timeout, deadline or float("inf")),
             subject=subject,
             prompt_version=prompt_version,
         )

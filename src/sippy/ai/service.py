@@ -1,20 +1,26 @@
 """The AI job-run summary: evidence, prompt, cache, single-flight, model call, call log.
 
-One object per process, shared by the HTTP API and the CLI. A repeat for the same run,
-evidence, prompt version and model is served from the database without calling the
-model; concurrent requests for the same key share one model call; every model call is
-recorded in `ai_calls`. With no endpoint the built-in summarizer answers.
+One object per process, shared by the HTTP API, the task workers and the CLI. A repeat for
+the same run, evidence, prompt version and model is served from the database without
+calling the model; concurrent requests for the same key share one model call: within a
+process through one task per key, across processes and machines through a lease row in
+`ai_inflight` (whoever inserts it asks the model, the others wait for the answer to be
+stored). Every model call is recorded in `ai_calls`. With no endpoint the built-in
+summarizer answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -23,17 +29,21 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sippy.ai.builtin import builtin_summary, category_for
-from sippy.ai.client import CallRecord, ModelClient
+from sippy.ai.client import OVERLOAD_RETRY_AFTER, CallRecord, ModelClient, ModelError
+from sippy.ai.limits import ModelSlots
 from sippy.ai.prompt import Prompt, job_run_prompt
 from sippy.analysis.summary import job_run_summary
 from sippy.db import models as m
 from sippy.db.generation import MISSING, DerivedCache, bump_generation
+from sippy.db.writes import insert_new
 from sippy.settings import Settings
 
 log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
 PURPOSE = "job_run"
+LEASE_SLACK = 5.0  # seconds a lease outlives its holder's model deadline
+Key = tuple[str, str, str, str, str]  # purpose, subject, evidence digest, prompt version, model
 
 
 @dataclass(slots=True)
@@ -97,7 +107,7 @@ class _Prepared:
     model: str
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
+    def key(self) -> Key:
         return (
             PURPOSE,
             str(self.run_id),
@@ -115,6 +125,7 @@ class SummaryService:
         settings: Settings,
         sessions: Callable[[], Session],
         derived: DerivedCache | None = None,
+        slots: ModelSlots | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -123,8 +134,9 @@ class SummaryService:
         self.derived = derived if derived is not None else DerivedCache()
         self.client: ModelClient | None = None
         if settings.ai_endpoint:
-            self.client = ModelClient(settings, on_call=self._record_call)
+            self.client = ModelClient(settings, on_call=self._record_call, slots=slots)
         self._inflight: dict[tuple[str, ...], asyncio.Task[Any]] = {}
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._pending_writes: set[asyncio.Future[None]] = set()
 
     async def aclose(self) -> None:
@@ -181,7 +193,7 @@ class SummaryService:
         if cached is not None:
             return cached, _once(cached.summary)
         answer = self._answer(prepared, "", cached=False, usage={}, duration=0.0)
-        return answer, self._stream(prepared, answer, started)
+        return answer, self._stream(prepared, answer, started, refresh)
 
     async def known_answer(self, run_id: int) -> RunAnswer:
         """The answer as far as it is known without calling the model (for pages that must
@@ -254,20 +266,34 @@ class SummaryService:
         )
 
     async def _stream(
-        self, prepared: _Prepared, answer: RunAnswer, started: float
+        self, prepared: _Prepared, answer: RunAnswer, started: float, refresh: bool = False
     ) -> AsyncIterator[str]:
+        """The model's text as it comes; or, when another request (of any process) is asking
+        the same question, its stored answer as one piece once it is done."""
         assert self.client is not None
-        parts: list[str] = []
-        async for delta in self.client.stream(
-            prepared.prompt.messages, **self._call_labels(prepared)
-        ):
-            parts.append(delta)
-            yield delta
-        answer.summary = "".join(parts).strip()
-        answer.durationSeconds = time.perf_counter() - started
-        answer.usage = {"estimatedPromptTokens": prepared.prompt.estimated_tokens}
-        if answer.summary:
-            await asyncio.to_thread(self._store, prepared, answer, answer.durationSeconds)
+        estimated = prepared.prompt.estimated_tokens
+        deadline = time.monotonic() + self.settings.ai_timeout
+        answered = await self._lead_or_wait(
+            prepared.key, estimated, deadline, use_cache=not refresh
+        )
+        if answered is not None:
+            answer.summary, answer.cached, answer.usage = answered.text, True, answered.usage
+            yield answered.text
+            return
+        try:
+            parts: list[str] = []
+            async for delta in self.client.stream(
+                prepared.prompt.messages, **self._call_labels(prepared), deadline=deadline
+            ):
+                parts.append(delta)
+                yield delta
+            answer.summary = "".join(parts).strip()
+            answer.durationSeconds = time.perf_counter() - started
+            answer.usage = {"estimatedPromptTokens": estimated}
+            if answer.summary:
+                await asyncio.to_thread(self._store, prepared, answer, answer.durationSeconds)
+        finally:
+            await asyncio.to_thread(self._release_lease, prepared.key)
 
     @staticmethod
     def _call_labels(prepared: _Prepared) -> dict[str, str]:
@@ -323,7 +349,7 @@ class SummaryService:
         self._save(prepared.key, result, answer.usage, duration)
 
     def _lookup(
-        self, key: tuple[str, str, str, str, str], session: Session | None = None
+        self, key: Key, session: Session | None = None
     ) -> Row[tuple[dict[str, Any], int | None, int | None]] | None:
         """The cached answer's (result, prompt_tokens, completion_tokens), or None."""
         if session is None:
@@ -335,7 +361,7 @@ class SummaryService:
 
     def _save(
         self,
-        key: tuple[str, str, str, str, str],
+        key: Key,
         result: dict[str, Any],
         usage: dict[str, int | None],
         duration: float,
@@ -386,26 +412,103 @@ class SummaryService:
                 return ModelText(row.result["text"], True, usage, 0.0)
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.create_task(self._ask_text(key, prompt))
+            deadline = time.monotonic() + self.settings.ai_timeout  # the answer's time bound
+            task = asyncio.create_task(self._ask_text(key, prompt, refresh, deadline))
             self._inflight[key] = task
             task.add_done_callback(partial(self._settled, key))
         return await asyncio.shield(task)
 
-    async def _ask_text(self, key: tuple[str, str, str, str, str], prompt: Prompt) -> ModelText:
+    async def _ask_text(
+        self, key: Key, prompt: Prompt, refresh: bool, deadline: float
+    ) -> ModelText:
         assert self.client is not None
         started = time.perf_counter()
-        completion = await self.client.complete(
-            prompt.messages, purpose=key[0], subject=key[1], prompt_version=key[3]
-        )
-        usage = {
-            "promptTokens": completion.usage.prompt_tokens,
-            "completionTokens": completion.usage.completion_tokens,
-            "estimatedPromptTokens": prompt.estimated_tokens,
-        }
-        await asyncio.to_thread(
-            self._save, key, {"text": completion.text}, usage, completion.duration
-        )
+        estimated = prompt.estimated_tokens
+        answered = await self._lead_or_wait(key, estimated, deadline, use_cache=not refresh)
+        if answered is not None:  # another process asked the model meanwhile
+            return answered
+        try:
+            completion = await self.client.complete(
+                prompt.messages,
+                purpose=key[0],
+                subject=key[1],
+                prompt_version=key[3],
+                deadline=deadline,
+            )
+            usage = {
+                "promptTokens": completion.usage.prompt_tokens,
+                "completionTokens": completion.usage.completion_tokens,
+                "estimatedPromptTokens": prompt.estimated_tokens,
+            }
+            await asyncio.to_thread(
+                self._save, key, {"text": completion.text}, usage, completion.duration
+            )
+        finally:
+            await asyncio.to_thread(self._release_lease, key)
         return ModelText(completion.text, False, usage, time.perf_counter() - started)
+
+    # One model call per question across processes --------------------------------------
+
+    async def _lead_or_wait(
+        self, key: Key, estimated_tokens: int, deadline: float, *, use_cache: bool = True
+    ) -> ModelText | None:
+        """None once this process holds the question's lease (it must ask the model, then
+        release it); or the answer another process stored while this one waited (unless
+        `use_cache` is off: a refresh waits for the lease, then asks again).
+
+        Waiting counts against the caller's `deadline` (the model call that may follow gets
+        only what is left), so an answer never takes longer than `ai_timeout`: when the
+        holder has not finished by then, 503 (a dead holder's lease lapses at its own
+        deadline plus LEASE_SLACK).
+        """
+        pause = 0.05
+        while True:
+            row = await asyncio.to_thread(self._lookup_or_lease, key, use_cache)
+            if row is True:
+                return None
+            if row is not None:
+                usage = {
+                    "promptTokens": row.prompt_tokens,
+                    "completionTokens": row.completion_tokens,
+                    "estimatedPromptTokens": estimated_tokens,
+                }
+                return ModelText(row.result["text"], True, usage, 0.0)
+            if time.monotonic() + pause > deadline:
+                raise ModelError(
+                    503,
+                    "another process is still asking the model this question; try again shortly",
+                    outcome="overloaded",
+                    retry_after=OVERLOAD_RETRY_AFTER,
+                )
+            await asyncio.sleep(pause)
+            pause = min(0.5, pause * 1.5)
+
+    def _lookup_or_lease(self, key: Key, use_cache: bool = True) -> Row[Any] | bool | None:
+        """The stored answer; else True if this process now holds the lease; else None."""
+        lease = _lease_key(key)
+        now = datetime.now(UTC)
+        with self.sessions() as session, session.begin():
+            row = self._lookup(key, session) if use_cache else None
+            if row is not None:
+                return row
+            session.execute(
+                delete(m.AiInflight).where(m.AiInflight.key == lease, m.AiInflight.expires_at < now)
+            )
+            expires = now + timedelta(seconds=self.settings.ai_timeout + LEASE_SLACK)
+            row = {"key": lease, "owner": self._owner, "expires_at": expires}
+            taken = insert_new(session, m.AiInflight, row, ["key"])
+        return True if taken else None
+
+    def _release_lease(self, key: Key) -> None:
+        try:
+            with self.sessions() as session, session.begin():
+                session.execute(
+                    delete(m.AiInflight).where(
+                        m.AiInflight.key == _lease_key(key), m.AiInflight.owner == self._owner
+                    )
+                )
+        except SQLAlchemyError as exc:  # it expires by itself
+            log.warning("could not release the model lease for %s %s: %s", key[0], key[1], exc)
 
     def _record_call(self, record: CallRecord) -> None:
         """Client hook, on the event loop: write the call log row off the loop."""
@@ -459,7 +562,7 @@ _LOOKUP = (
 )
 
 
-def _key_filter(key: tuple[str, str, str, str, str]) -> list[Any]:
+def _key_filter(key: Key) -> list[Any]:
     purpose, subject, digest, version, model = key
     return [
         m.AiResultRow.purpose == purpose,
@@ -468,6 +571,10 @@ def _key_filter(key: tuple[str, str, str, str, str]) -> list[Any]:
         m.AiResultRow.prompt_version == version,
         m.AiResultRow.model == model,
     ]
+
+
+def _lease_key(key: Key) -> str:
+    return hashlib.sha256("\x00".join(key).encode()).hexdigest()
 
 
 async def _once(text: str) -> AsyncIterator[str]:

@@ -357,8 +357,16 @@ async def server_capabilities(request: Request) -> list[str]:
     return capabilities
 
 
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    """Liveness: the process answers (a probe that fails restarts it)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
 @router.get("/healthz", response_model=None)
 def healthz(session: SessionDep) -> dict[str, str] | JSONResponse:
+    """Readiness: the database answers (else 503: take it out of rotation, do not kill)."""
     try:
         session.execute(text("SELECT 1"))
     except SQLAlchemyError:

@@ -113,3 +113,18 @@ def _migration_lock(engine: Engine) -> Iterator[Connection | None]:
             with suppress(SQLAlchemyError):  # a lost connection took its lock with it
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
                 connection.commit()
+
+
+def is_ours(name: str | None, type_: str, _parents: object) -> bool:
+    """Alembic's `include_name` filter: the task queue's tables are procrastinate's own
+    (created by migration 0005 from its schema), not described by our models."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
+#: The task queue's tables on PostgreSQL (procrastinate's), for tools that empty a database.
+PROCRASTINATE_TABLES = (
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_jobs",
+    "procrastinate_workers",
+)

@@ -337,3 +337,67 @@ class DataGeneration(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AiInflight(Base):
+    """A model answer being computed right now, by whom, until when (a lease).
+
+    One row per question (purpose, subject, evidence, prompt version, model, hashed into
+    `key`): whoever inserts it asks the model; every other process waits for the answer to
+    appear in `ai_results` instead of asking again. A holder that dies leaves the row until
+    `expires_at` (its own deadline), after which another process takes it over.
+    """
+
+    __tablename__ = "ai_inflight"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FollowFolder(Base):
+    """A job folder `sippy follow` watches, and where its last listing stopped.
+
+    `cursor` is the largest build id seen, so a listing asks only for what came after it
+    (GCS `startOffset`); `mtime_ns`, for a local folder, lets an unchanged folder be
+    skipped without listing it at all.
+    """
+
+    __tablename__ = "follow_folders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location: Mapped[str] = mapped_column(String(2048), unique=True)
+    job: Mapped[str] = mapped_column(String(512))
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    listed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FollowRun(Base):
+    """A run `sippy follow` found, from discovery to its stored summary.
+
+    state: `pending` (no finished.json yet: looked at again each poll), `queued` (its load
+    is queued or running), `loaded`, `failed` (the last try failed; tried again until
+    `attempts` reaches the limit), `gave_up`. Only pending, queued and failed rows are read
+    by a poll, so its cost follows the runs in flight, not the history.
+    """
+
+    __tablename__ = "follow_runs"
+    __table_args__ = (Index("ix_follow_runs_state", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location: Mapped[str] = mapped_column(String(2048), unique=True)
+    folder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("follow_folders.id", ondelete="SET NULL")
+    )
+    build_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    why: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str] = mapped_column(String(1), default="")  # overall result once loaded
+    discovered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    loaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    summarized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recheck_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

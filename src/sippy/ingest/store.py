@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sippy.db import models as m
 from sippy.db.generation import bump_generation
+from sippy.db.writes import insert_ignore
 from sippy.ingest.records import STATUS_FAILURE, STATUS_FLAKE, ParsedRun, TestResult
 from sippy.ingest.release import release_from_job, variants_from_job_name
 
@@ -89,7 +89,7 @@ def _upsert_job(session: Session, run: ParsedRun) -> int:
     }
     job_id = session.scalar(select(m.ProwJob.id).where(m.ProwJob.name == meta.job_name))
     if job_id is None:
-        _insert_ignore(session, m.ProwJob, [values], ["name"])
+        insert_ignore(session, m.ProwJob, [values], ["name"])
         job_id = session.scalar(select(m.ProwJob.id).where(m.ProwJob.name == meta.job_name))
     else:
         session.execute(update(m.ProwJob).where(m.ProwJob.id == job_id).values(**values))
@@ -146,7 +146,7 @@ def _link_pull_requests(session: Session, run: ParsedRun) -> None:
             "title": pr.title,
             "link": pr.link,
         }
-        _insert_ignore(session, m.ProwPullRequest, [values], ["link", "sha"])
+        insert_ignore(session, m.ProwPullRequest, [values], ["link", "sha"])
         pr_id = session.scalar(
             select(m.ProwPullRequest.id).where(
                 m.ProwPullRequest.link == pr.link, m.ProwPullRequest.sha == pr.sha
@@ -350,7 +350,7 @@ def _resolve_names(
         found = _ids_by_name(session, model, chunk)
         absent = [{"name": n} for n in chunk if n not in found]
         if absent:
-            _insert_ignore(session, model, absent, ["name"])
+            insert_ignore(session, model, absent, ["name"])
             found = _ids_by_name(session, model, chunk)
         cache.update(found)
 
@@ -358,15 +358,6 @@ def _resolve_names(
 def _ids_by_name(session: Session, model: Any, names: Sequence[str]) -> dict[str, int]:
     query = select(model.name, model.id).where(model.name.in_(names))
     return {row[0]: row[1] for row in session.execute(query)}
-
-
-def _insert_ignore(
-    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
-) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, for both dialects."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(builder(model).on_conflict_do_nothing(index_elements=keys), rows)
 
 
 def _name(name: str) -> str:

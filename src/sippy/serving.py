@@ -54,7 +54,7 @@ def settings_from_json(raw: str) -> Settings:
 
 def worker_app() -> FastAPI:
     """uvicorn's factory in each worker process: settings from the parent, own engine."""
-    from sippy.api.app import create_app
+    from sippy.app import create_app
     from sippy.db.engine import make_engine
 
     raw = os.environ.get(SETTINGS_ENV)
@@ -105,7 +105,7 @@ def run_workers(
         else:
             engine.dispose()
         uvicorn.run(
-            "sippy.api.workers:worker_app",
+            "sippy.serving:worker_app",
             factory=True,
             workers=settings.serve_workers,
             http=NoDelayH11Protocol,
