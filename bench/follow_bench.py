@@ -82,6 +82,7 @@ class Result:
     max_listings_per_poll: int
     stats_per_poll: float
     cpu_ms_per_run: float
+    db_kb_per_run: float
     unfinished: int
 
 
@@ -162,6 +163,23 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         stderr=subprocess.STDOUT,
         env={**os.environ, **env},
     )
+
+
+def database_bytes(dsn: str) -> int:
+    """The database's size on disk (PostgreSQL: pg_database_size; SQLite: its files)."""
+    from sqlalchemy import text
+
+    engine = make_engine(dsn)
+    try:
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                return int(
+                    conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+                )
+        path = Path(engine.url.database or "")
+        return sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file())
+    finally:
+        engine.dispose()
 
 
 def progress(dsn: str) -> tuple[int, int, int]:
@@ -272,6 +290,7 @@ def run_config(database: str, workers: int, dsn: str, args: argparse.Namespace) 
                 )
             )
         time.sleep(3)  # processes up
+        empty = database_bytes(dsn)
         began = time.time()
         published = publish(pool, watch, times, began)
         burst_at = began + min(args.minutes * 60 / 2, times[-1])
@@ -288,6 +307,7 @@ def run_config(database: str, workers: int, dsn: str, args: argparse.Namespace) 
         for process in processes:
             process.wait(60)
         peak = fake.max_concurrent
+    grown = database_bytes(dsn) - empty
     found = lags(dsn, published, burst_at, burst_at + 60)
     listings, most, stats = poll_costs([follow_log])
     _, failed, _ = progress(dsn)
@@ -311,6 +331,7 @@ def run_config(database: str, workers: int, dsn: str, args: argparse.Namespace) 
         max_listings_per_poll=most,
         stats_per_poll=round(stats, 1),
         cpu_ms_per_run=round(cpu * 1000 / max(1, len(published)), 1),
+        db_kb_per_run=round(grown / 1024 / max(1, len(published)), 1),
         unfinished=found["unfinished"],
     )
 
@@ -346,6 +367,12 @@ class _Counting:
         return True
 
     async def summarize(self, run_id: int) -> bool:
+        return True
+
+    async def load_payload(self, url: str) -> bool:
+        return True
+
+    async def themes(self, release_tag: str) -> bool:
         return True
 
     async def holds(self, locations: list[str]) -> set[str]:
@@ -441,16 +468,17 @@ def main() -> None:
     )
     print(
         "| database | workers | lag p50 / p99 / max s | burst p99 s | runs/min | model calls "
-        "(dup.) | peak at once | listings/poll (max) | stats/poll | CPU ms/run | left |"
+        "(dup.) | peak at once | listings/poll (max) | stats/poll | CPU ms/run | DB kB/run "
+        "| left |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r.database} | {r.workers or 'in-process'} | {r.lag_p50} / {r.lag_p99} / "
             f"{r.lag_max} | {r.burst_lag_p99} | {r.runs_per_minute} | {r.model_calls} "
             f"({r.duplicate_model_calls}) | {r.peak_model_calls} | {r.listings_per_poll} "
             f"({r.max_listings_per_poll}) | {r.stats_per_poll} | {r.cpu_ms_per_run} | "
-            f"{r.unfinished} |"
+            f"{r.db_kb_per_run} | {r.unfinished} |"
         )
     if args.json:
         args.json.write_text(

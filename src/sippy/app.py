@@ -9,7 +9,8 @@ import logging
 import os
 import re
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,25 +186,44 @@ def _workers(
 ) -> list[asyncio.Task[Any]]:
     """A procrastinate worker over sippy's queue, and the watch for stalled jobs."""
     heartbeat = settings.task_heartbeat
-    worker = app.run_worker_async(
-        queues=[QUEUE],
-        concurrency=concurrency,
-        name=f"sippy-{os.getpid()}",
-        additional_context={CONTEXT_KEY: context},
-        install_signal_handlers=False,
-        update_heartbeat_interval=heartbeat,
-        stalled_worker_timeout=STALLED_AFTER * heartbeat,
-        delete_jobs="successful",
-        # stopping lets running tasks finish (each is bounded by its own timeouts); a
-        # worker killed before they do has them retried by another (recover_forever)
-        shutdown_graceful_timeout=None,
-    )
+
+    def worker_run() -> Awaitable[None]:
+        return app.run_worker_async(
+            queues=[QUEUE],
+            concurrency=concurrency,
+            name=f"sippy-{os.getpid()}",
+            additional_context={CONTEXT_KEY: context},
+            install_signal_handlers=False,
+            update_heartbeat_interval=heartbeat,
+            stalled_worker_timeout=STALLED_AFTER * heartbeat,
+            delete_jobs="successful",
+            # stopping lets running tasks finish (each is bounded by its own timeouts); a
+            # worker killed before they do has them retried by another (recover_forever)
+            shutdown_graceful_timeout=None,
+        )
+
     return [
-        asyncio.create_task(worker, name="worker"),
+        asyncio.create_task(_keep_working(worker_run), name="worker"),
         asyncio.create_task(
             recover_forever(app, STALLED_AFTER * heartbeat, every=heartbeat), name="recovery"
         ),
     ]
+
+
+async def _keep_working(run: Callable[[], Awaitable[None]]) -> None:
+    """Run the worker; when it stops by itself (procrastinate stops a worker whose database
+    connection broke), start it again after a pause that doubles up to 30 s."""
+    log = logging.getLogger("sippy.tasks")
+    pause = 1.0
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+            log.warning("the task worker stopped; starting it again in %.0f s", pause)
+        except Exception as exc:
+            log.warning("the task worker failed (%s); starting it again in %.0f s", exc, pause)
+        await asyncio.sleep(pause)
+        pause = 1.0 if time.monotonic() - started > 60 else min(30.0, pause * 2)
 
 
 async def run_background(

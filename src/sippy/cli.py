@@ -832,7 +832,9 @@ def follow(
     sources: Annotated[
         list[str],
         typer.Argument(
-            help="Folders in GCS layout, gs:// prefixes or Prow job-history URLs to watch"
+            help="Folders in GCS layout, gs:// prefixes, Prow job-history URLs or release "
+            "streams (https://<arch>.ocp.releases.ci.openshift.org/api/v1/releasestream/"
+            "<stream>/tags) to watch"
         ),
     ],
     interval: Annotated[
@@ -930,15 +932,21 @@ def worker(
 
 
 def _follow_sources(sources: list[str]) -> list[str]:
-    """Job-history URLs become the job folder they show; the rest are taken as given."""
+    """Job-history URLs become the job folder they show; release streams and the rest are
+    taken as given."""
+    from sippy.follow.streams import stream_of
     from sippy.ingest.prowjob import prow_url_to_gcs
 
     mapped = []
     for source in sources:
-        if source.startswith(("http://", "https://")):
+        if source.startswith(("http://", "https://")) and stream_of(source) is None:
             found = prow_url_to_gcs(source)
             if found is None:
-                _fail(f"{source}: not a Prow job or job-history URL", code=2)
+                _fail(
+                    f"{source}: neither a Prow job-history URL nor a release stream "
+                    "(…/api/v1/releasestream/<stream>/tags)",
+                    code=2,
+                )
             source = f"gs://{found[0]}/{found[1]}"
         mapped.append(source)
     return mapped

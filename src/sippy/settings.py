@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     follow_interval: float = Field(
         default=30.0, gt=0, le=3600, description="Seconds between two polls of `follow`."
     )
+    follow_requeue_after: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a load `follow` queued may go unrecorded before it asks the queue "
+        "whether the load was lost (a restart, an outage) and queues it again.",
+    )
     task_concurrency: int = Field(
         default=4, ge=0, le=256, description="Tasks (loads, summaries) one process runs at once."
     )

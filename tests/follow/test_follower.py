@@ -174,5 +174,11 @@ class _Recorder:
     async def summarize(self, run_id: int) -> bool:
         return True
 
+    async def load_payload(self, url: str) -> bool:
+        return True
+
+    async def themes(self, release_tag: str) -> bool:
+        return True
+
     async def holds(self, locations: list[str]) -> set[str]:
         return set(self.loads) & set(locations)

@@ -208,3 +208,54 @@ def test_a_worker_killed_mid_summary_has_it_finished_by_another(tmp_path, pg_dsn
     assert left == 0
     assert "of a stopped worker is queued again" in survivor.text()
     engine.dispose()
+
+
+def test_follower_and_worker_ride_out_a_database_outage(tmp_path, proxied_pg, fake):
+    """The database goes away under a follower and a worker, runs keep finishing, the
+    database comes back: both processes are still up, report the outage while it lasts,
+    and catch up with nothing lost."""
+    ci = Ci(tmp_path / "ci")
+    ci.logs.mkdir(parents=True)
+    engine = make_engine(proxied_pg.dsn)  # the test's own view, around the proxy
+    status_port = free_port()
+    env = {"SIPPY_DATABASE_DSN": proxied_pg.proxied_dsn, "SIPPY_FOLLOW_REQUEUE_AFTER": "2"}
+    with deployment(tmp_path, proxied_pg.proxied_dsn, fake, **env) as start:
+        follower = start(
+            "follow",
+            "follow",
+            str(ci.logs),
+            "--interval",
+            "0.3",
+            "--concurrency",
+            "0",
+            "--listen-status",
+            f"127.0.0.1:{status_port}",
+        )
+        worker = start("worker", "worker", "--concurrency", "2")
+        for n in range(3):
+            ci.run(FIRST_BUILD + n)
+        wait_until(lambda: follow_counts(engine).get("summarized", 0) == 3, 60, "3 summaries")
+
+        proxied_pg.proxy.cut()  # every connection reset, new ones refused
+        for n in range(3, 6):
+            ci.run(FIRST_BUILD + n)
+        status = f"http://127.0.0.1:{status_port}"
+        wait_until(
+            lambda: httpx.get(f"{status}/healthz", timeout=10).json().get("outage") is True,
+            30,
+            "the outage reported",
+        )
+        assert httpx.get(f"{status}/readyz", timeout=10).status_code == 503
+        assert httpx.get(f"{status}/livez", timeout=10).status_code == 200
+        assert follower.proc.poll() is None and worker.proc.poll() is None
+
+        proxied_pg.proxy.restore()
+        wait_until(lambda: follow_counts(engine).get("summarized", 0) == 6, 120, "catching up")
+        assert httpx.get(f"{status}/readyz", timeout=10).status_code == 200
+        assert follower.stop() == 0 and worker.stop() == 0
+    assert follow_counts(engine) == {"loaded": 6, "summarized": 6}
+    with session_factory(engine)() as session:
+        subjects = session.scalars(select(m.AiResultRow.subject)).all()
+    assert sorted(subjects) == [str(FIRST_BUILD + n) for n in range(6)]
+    assert "Traceback" not in follower.text()
+    engine.dispose()

@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from sippy.db.engine import session_factory, session_scope
 from sippy.follow import state
 from sippy.follow.storage import BUILD_ID, GcsStorage, LocalStorage, WatchedStorage, open_watched
+from sippy.follow.streams import changed_tags, stream_of, stream_tags
 from sippy.ingest.load import MAX_BUILD_ID
 from sippy.ingest.sources import MAX_JOB_DEPTH, SourceError
 from sippy.metrics import FOLLOW
@@ -42,7 +43,6 @@ from sippy.tasks.work import Queue
 log = logging.getLogger(__name__)
 
 RESCAN_EVERY = 10  # polls between listings of GCS parent folders (new job folders are rare)
-LOST_AFTER = 60.0  # seconds a queued load may go unrecorded before the queue is asked for it
 LOOKBACK_IDS = (6 * 3600 * 1000) << 22  # 6 hours of snowflake build ids (see _list_folder)
 
 
@@ -55,6 +55,7 @@ class PollReport:
     discovered: int = 0
     queued: int = 0
     pending: int = 0
+    payloads: int = 0  # payload tags queued: new, or their phase changed
     ops: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -66,6 +67,7 @@ class PollReport:
             "discovered": self.discovered,
             "queued": self.queued,
             "inProgress": self.pending,
+            "payloadsQueued": self.payloads,
             "storageOperations": dict(self.ops),
             "errors": self.errors[:10],
             "seconds": round(self.seconds, 3),
@@ -74,8 +76,10 @@ class PollReport:
     def line(self) -> str:
         return (
             f"follow poll: {self.job_folders} job folders ({self.folders_listed} listed), "
-            f"{self.discovered} new runs, {self.queued} queued, {self.pending} in progress; "
-            f"storage: {self.ops['list']} listings, {self.ops['stat']} stats; "
+            f"{self.discovered} new runs, {self.queued} queued, {self.pending} in progress, "
+            f"{self.payloads} payloads; "
+            f"storage: {self.ops['list']} listings, {self.ops['stat']} stats, "
+            f"{self.ops['read']} reads; "
             f"{self.seconds:.2f}s" + (f"; {len(self.errors)} errors" if self.errors else "")
         )
 
@@ -100,7 +104,8 @@ class Follower:
         jobs: re.Pattern[str] | None = None,
         latest: int | None = None,
     ) -> None:
-        self.sources = sources
+        self.streams = [stream for source in sources if (stream := stream_of(source))]
+        self.sources = [source for source in sources if stream_of(source) is None]
         self.settings = settings
         self.sessions = session_factory(engine)
         self.queue = queue
@@ -144,6 +149,8 @@ class Follower:
         """One poll (see the module docstring); queues what is due."""
         started = time.perf_counter()
         report, due, queued = await asyncio.to_thread(self._poll_storage)
+        for url in await asyncio.to_thread(self._changed_payloads, report):
+            report.payloads += await self.queue.load_payload(url)
         if queued:  # loads queued long ago and still unrecorded: lost by the queue?
             held = await self.queue.holds([run.location for run in queued])
             due.extend(run for run in queued if run.location not in held)
@@ -185,11 +192,27 @@ class Follower:
         due = self._finished_runs(report)
         with session_scope(self.sessions) as session:
             due.extend(state.due_again(session))
-            lost_before = datetime.now(UTC) - timedelta(seconds=LOST_AFTER)
+            wait = self.settings.follow_requeue_after
+            lost_before = datetime.now(UTC) - timedelta(seconds=wait)
             queued = state.queued_before(session, lost_before) if self._polls % 10 == 0 else []
         report.ops = self._ops() - before
         self._polls += 1
         return report, due, queued
+
+    def _changed_payloads(self, report: PollReport) -> list[str]:
+        """Release JSON URLs of the streams' new tags and tags whose phase changed."""
+        urls: list[str] = []
+        for stream in self.streams:
+            try:
+                phases = stream_tags(stream)
+            except SourceError as exc:
+                report.errors.append(str(exc))
+                continue
+            finally:
+                report.ops["read"] += 1
+            with session_scope(self.sessions) as session:
+                urls.extend(stream.release_url(tag) for tag in changed_tags(session, phases))
+        return urls
 
     def _open_sources(self, report: PollReport) -> None:
         """Open the sources not yet opened (a source that is away is tried each poll)."""

@@ -42,3 +42,23 @@ async def load_run(job: JobContext, location: str) -> None:
 async def summarize_run(job: JobContext, run_id: int) -> None:
     """Store the run's AI summary (tried again later when the model is away)."""
     await work.summarize_run(_context(job), run_id)
+
+
+@blueprint.task(name="load_payload", pass_context=True)
+async def load_payload(job: JobContext, url: str) -> None:
+    """Load one payload's release JSON (and queue the themes of a rejected one)."""
+    await work.load_payload(_context(job), url)
+
+
+@blueprint.task(
+    name="payload_themes",
+    pass_context=True,
+    retry=RetryStrategy(
+        max_attempts=SUMMARY_ATTEMPTS,
+        exponential_wait=int(SUMMARY_WAIT),
+        retry_exceptions={work.RetryLater},
+    ),
+)
+async def payload_themes(job: JobContext, release_tag: str) -> None:
+    """Name a rejected payload's themes ahead of the first person to ask."""
+    await work.payload_themes(_context(job), release_tag)

@@ -63,6 +63,16 @@ class InProcessQueue:
             f"summary:{run_id}", lambda ctx: work.summarize_run(ctx, run_id), SUMMARY_ATTEMPTS
         )
 
+    async def load_payload(self, url: str) -> bool:
+        return self._start(f"payload:{url}", lambda ctx: work.load_payload(ctx, url), 1)
+
+    async def themes(self, release_tag: str) -> bool:
+        return self._start(
+            f"themes:{release_tag}",
+            lambda ctx: work.payload_themes(ctx, release_tag),
+            SUMMARY_ATTEMPTS,
+        )
+
     async def depth(self) -> int:
         return len(self._keys)
 
@@ -157,6 +167,12 @@ class SharedQueue:
 
     async def summarize(self, run_id: int) -> bool:
         return await self._defer("summarize_run", f"summary:{run_id}", run_id=run_id)
+
+    async def load_payload(self, url: str) -> bool:
+        return await self._defer("load_payload", f"payload:{url}", url=url)
+
+    async def themes(self, release_tag: str) -> bool:
+        return await self._defer("payload_themes", f"themes:{release_tag}", release_tag=release_tag)
 
     async def holds(self, locations: list[str]) -> set[str]:
         rows = await self.app.connector.execute_query_all_async(

@@ -19,6 +19,7 @@ from sippy.ai.service import SummaryService
 from sippy.db.engine import session_factory, session_scope
 from sippy.follow import state
 from sippy.ingest.load import load_sources
+from sippy.ingest.payload import REJECTED
 from sippy.metrics import FOLLOW
 from sippy.settings import Settings
 
@@ -34,6 +35,10 @@ class Queue(Protocol):
     async def load(self, location: str) -> bool: ...
 
     async def summarize(self, run_id: int) -> bool: ...
+
+    async def load_payload(self, url: str) -> bool: ...
+
+    async def themes(self, release_tag: str) -> bool: ...
 
     async def holds(self, locations: list[str]) -> set[str]:
         """Those of `locations` whose load is waiting or running."""
@@ -95,6 +100,34 @@ async def summarize_run(ctx: TaskContext, run_id: int) -> None:
     FOLLOW.runs.labels("summarized").inc()
     if recorded is not None and (lag := recorded.lag()) is not None:
         FOLLOW.lag.labels("summarized").observe(lag)
+
+
+async def load_payload(ctx: TaskContext, url: str) -> str:
+    """Load one payload's release JSON (its phase from the stream's tags list); for a newly
+    rejected payload, queue its themes (the common causes of its failed jobs)."""
+    report = await asyncio.to_thread(load_sources, [url], ctx.settings, ctx.engine)
+    outcome = report.payloads[0] if report.payloads else None
+    if outcome is None or outcome.status == "failed":
+        why = outcome.why if outcome else "; ".join(report.source_errors) or "nothing loaded"
+        FOLLOW.runs.labels("payload_failed").inc()
+        log.warning("could not load payload %s: %s", url, why)
+        return "failed"
+    FOLLOW.runs.labels("payload_loaded").inc()
+    if outcome.phase == REJECTED and ctx.ai.client is not None and ctx.precompute != "none":
+        await ctx.queue.themes(outcome.release_tag)
+    return outcome.status
+
+
+async def payload_themes(ctx: TaskContext, release_tag: str) -> None:
+    """Name the themes of a rejected payload ahead of the first person to ask."""
+    from sippy.ai.themes import payload_themes as themes_of
+
+    try:
+        await themes_of(ctx.ai, release_tag)
+    except ModelError as exc:
+        if exc.retryable or exc.status in (503, 504):
+            raise RetryLater(exc.message) from exc
+        log.warning("themes of %s failed: %s", release_tag, exc.message)
 
 
 def _wants_summary(ctx: TaskContext, result: str) -> bool:
