@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes 
 
 from bench.serve_bench import percentile, scratch_postgres, tree_cpu_seconds  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+from tests.fakes.queue import RecordingQueue  # noqa: E402
 
 from sippy.db.engine import make_engine  # noqa: E402
 from sippy.db.migrate import upgrade  # noqa: E402
@@ -356,29 +357,6 @@ def history_tree(root: Path, jobs: int, per_job: int) -> Path:
     return logs
 
 
-class _Counting:
-    """A queue that only counts (the history benchmark measures discovery, not loading)."""
-
-    def __init__(self) -> None:
-        self.loads = 0
-
-    async def load(self, location: str) -> bool:
-        self.loads += 1
-        return True
-
-    async def summarize(self, run_id: int) -> bool:
-        return True
-
-    async def load_payload(self, url: str) -> bool:
-        return True
-
-    async def themes(self, release_tag: str) -> bool:
-        return True
-
-    async def holds(self, locations: list[str]) -> set[str]:
-        return set()
-
-
 def history_costs(per_job: int, jobs: int = 20) -> dict:
     from sippy.follow.follower import Follower
     from sippy.settings import Settings
@@ -387,7 +365,7 @@ def history_costs(per_job: int, jobs: int = 20) -> dict:
     logs = history_tree(work, jobs, per_job)
     engine = make_engine(f"sqlite:///{work / 'h.db'}")
     upgrade(engine)
-    follower = Follower([str(logs)], Settings(), engine, _Counting())  # type: ignore[arg-type]
+    follower = Follower([str(logs)], Settings(), engine, RecordingQueue())  # type: ignore[arg-type]
     asyncio.run(follower.poll())  # the backlog, once
     asyncio.run(follower.poll())
     idle = asyncio.run(follower.poll())

@@ -39,7 +39,6 @@ from sippy.tasks.queue import (
     SharedQueue,
     build_app,
     is_shared,
-    opened,
     recover_forever,
 )
 from sippy.tasks.work import Precompute, TaskContext
@@ -129,11 +128,6 @@ class Background:
     follower: Follower | None = None
     running: list[asyncio.Task[Any]] = field(default_factory=list)
 
-    async def wait(self) -> None:
-        """Until any of what runs here stops (it should not, before shutdown)."""
-        if self.running:
-            await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-
 
 @asynccontextmanager
 async def background(
@@ -154,7 +148,8 @@ async def background(
     stop = asyncio.Event()
     async with AsyncExitStack() as stack:
         if is_shared(settings.database_dsn):
-            app = await stack.enter_async_context(opened(build_app(settings.database_dsn)))
+            app = build_app(settings.database_dsn)
+            await stack.enter_async_context(app.open_async())
             queue: InProcessQueue | SharedQueue = SharedQueue(app)
             context = TaskContext(settings, engine, ai, queue, precompute)
             running = _workers(app, context, settings, concurrency) if concurrency else []

@@ -14,6 +14,7 @@ from sippy.db import models as m
 from sippy.db.engine import session_factory, session_scope
 from sippy.follow import state
 from sippy.tasks import work
+from tests.fakes.queue import RecordingQueue
 from tests.follow.conftest import FIRST_BUILD, JOB, following
 
 
@@ -112,7 +113,7 @@ def test_a_failed_load_is_tried_again_later_then_given_up(ci, engine):
     ci.logs.mkdir(parents=True)
     run = ci.run(FIRST_BUILD)
     follow = following([str(ci.logs)], engine)
-    follow.follower.queue = _Recorder()  # find it, but do not load it yet
+    follow.follower.queue = RecordingQueue()  # find it, but do not load it yet
     asyncio.run(follow.follower.poll())
     shutil.rmtree(run)  # gone before its load ran (deleted from the bucket)
     location = str(run)
@@ -137,7 +138,7 @@ def test_loads_a_restart_lost_are_queued_again(ci, engine):
     ci.logs.mkdir(parents=True)
     run = ci.run(FIRST_BUILD)
     lost = following([str(ci.logs)], engine)
-    lost.follower.queue = _Recorder()  # queued, then the process ended before loading it
+    lost.follower.queue = RecordingQueue()  # queued, then the process ended before loading it
     asyncio.run(lost.follower.poll())
     assert lost.states() == {run.name: "queued"}
     restarted = following([str(ci.logs)], engine)
@@ -161,24 +162,3 @@ def test_a_source_that_is_away_is_reported_and_the_rest_goes_on(ci, engine, tmp_
     assert any("not-there" in error for error in report.errors)
     missing.mkdir()  # back: the next poll takes it up
     assert not follow.poll().errors
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.loads: list[str] = []
-
-    async def load(self, location: str) -> bool:
-        self.loads.append(location)
-        return True
-
-    async def summarize(self, run_id: int) -> bool:
-        return True
-
-    async def load_payload(self, url: str) -> bool:
-        return True
-
-    async def themes(self, release_tag: str) -> bool:
-        return True
-
-    async def holds(self, locations: list[str]) -> set[str]:
-        return set(self.loads) & set(locations)

@@ -39,17 +39,17 @@ class Due:
     location: str
 
 
+_FOLDERS = select(
+    m.FollowFolder.id,
+    m.FollowFolder.location,
+    m.FollowFolder.job,
+    m.FollowFolder.cursor,
+    m.FollowFolder.mtime_ns,
+)
+
+
 def known_folders(session: Session) -> dict[str, Folder]:
-    rows = session.execute(
-        select(
-            m.FollowFolder.id,
-            m.FollowFolder.location,
-            m.FollowFolder.job,
-            m.FollowFolder.cursor,
-            m.FollowFolder.mtime_ns,
-        )
-    )
-    return {row.location: Folder(*row) for row in rows}
+    return {row.location: Folder(*row) for row in session.execute(_FOLDERS)}
 
 
 def add_folder(session: Session, location: str, job: str) -> Folder:
@@ -57,16 +57,7 @@ def add_folder(session: Session, location: str, job: str) -> Folder:
     insert_new(
         session, m.FollowFolder, {"location": location, "job": job, "cursor": 0}, ["location"]
     )
-    row = session.execute(
-        select(
-            m.FollowFolder.id,
-            m.FollowFolder.location,
-            m.FollowFolder.job,
-            m.FollowFolder.cursor,
-            m.FollowFolder.mtime_ns,
-        ).where(m.FollowFolder.location == location)
-    ).one()
-    return Folder(*row)
+    return Folder(*session.execute(_FOLDERS.where(m.FollowFolder.location == location)).one())
 
 
 def advance_folder(session: Session, folder: Folder, cursor: int, mtime_ns: int | None) -> None:

@@ -14,6 +14,12 @@ from sippy.tasks.queue import SUMMARY_ATTEMPTS, SUMMARY_WAIT
 CONTEXT_KEY = "sippy"
 
 blueprint = Blueprint()
+# a model call that may succeed later (the model or the database was away) is tried again
+LATER = RetryStrategy(
+    max_attempts=SUMMARY_ATTEMPTS,
+    exponential_wait=int(SUMMARY_WAIT),
+    retry_exceptions={work.RetryLater},
+)
 
 
 def _context(job: JobContext) -> work.TaskContext:
@@ -30,15 +36,7 @@ async def load_run(job: JobContext, location: str) -> None:
     await work.load_run(_context(job), location)
 
 
-@blueprint.task(
-    name="summarize_run",
-    pass_context=True,
-    retry=RetryStrategy(
-        max_attempts=SUMMARY_ATTEMPTS,
-        exponential_wait=int(SUMMARY_WAIT),
-        retry_exceptions={work.RetryLater},
-    ),
-)
+@blueprint.task(name="summarize_run", pass_context=True, retry=LATER)
 async def summarize_run(job: JobContext, run_id: int) -> None:
     """Store the run's AI summary (tried again later when the model is away)."""
     await work.summarize_run(_context(job), run_id)
@@ -50,15 +48,7 @@ async def load_payload(job: JobContext, url: str) -> None:
     await work.load_payload(_context(job), url)
 
 
-@blueprint.task(
-    name="payload_themes",
-    pass_context=True,
-    retry=RetryStrategy(
-        max_attempts=SUMMARY_ATTEMPTS,
-        exponential_wait=int(SUMMARY_WAIT),
-        retry_exceptions={work.RetryLater},
-    ),
-)
+@blueprint.task(name="payload_themes", pass_context=True, retry=LATER)
 async def payload_themes(job: JobContext, release_tag: str) -> None:
     """Name a rejected payload's themes ahead of the first person to ask."""
     await work.payload_themes(_context(job), release_tag)

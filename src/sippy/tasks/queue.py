@@ -18,10 +18,9 @@ nothing: runs still queued are queued again when the follower starts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -211,12 +210,6 @@ class SharedQueue:
         except AlreadyEnqueued:
             return False  # the same task is already waiting: one is enough
         return True
-
-
-@contextlib.asynccontextmanager
-async def opened(app: Any) -> AsyncIterator[Any]:
-    async with app.open_async():
-        yield app
 
 
 async def recover_stalled(app: Any, stalled_after: float) -> int:
