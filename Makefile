@@ -19,7 +19,7 @@ LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-
 INSTALL_LOCK := pip install --quiet --require-hashes --no-deps -r
 INSTALL_SELF := pip install --quiet --no-deps --no-build-isolation -e .
 
-.PHONY: venv dev-venv chromium run test test-latest lock lint bench clean
+.PHONY: venv dev-venv chromium run test test-latest lock lint bench clean image-tools image-base image deploy-check
 
 $(VENV)/.runtime: $(RUNTIME_LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,38 @@ bench: dev-venv
 	$(BIN)/python bench/cluster_bench.py
 	$(BIN)/python bench/serve_bench.py
 	$(BIN)/python bench/follow_bench.py
+
+# The container image (deploy/Containerfile) and a compose deployment run once for real
+# (deploy/check.py). No image registry is needed: the base is Debian 12 made by debootstrap.
+# Needs root (debootstrap, podman); PODMAN_CONF tunes podman for VMs like this project's CI
+# machine (empty: podman's own configuration).
+PODMAN_CONF ?= deploy/containers-vm.conf
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+BASE_IMAGE ?= localhost/sippy-base:bookworm
+PODMAN := $(if $(PODMAN_CONF),CONTAINERS_CONF=$(abspath $(PODMAN_CONF))) podman
+
+image-tools:
+	@command -v podman >/dev/null && command -v podman-compose >/dev/null \
+	  && command -v debootstrap >/dev/null && command -v runc >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq podman podman-compose runc debootstrap >/dev/null; }
+
+image-base: image-tools
+	$(PODMAN) image exists $(BASE_IMAGE) || { \
+	  rm -rf .rootfs \
+	  && debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+	       bookworm .rootfs $(DEBIAN_MIRROR) \
+	  && tar -C .rootfs -c . | $(PODMAN) import - $(BASE_IMAGE) && rm -rf .rootfs; }
+
+image: image-base
+	$(PODMAN) build -f deploy/Containerfile --build-arg BASE=$(BASE_IMAGE) \
+	  --secret id=ca,src=$(CA_BUNDLE) -t localhost/sippy:latest .
+	$(PODMAN) build -f deploy/postgres.Containerfile --build-arg BASE=$(BASE_IMAGE) \
+	  -t localhost/sippy-postgres:15 deploy
+
+deploy-check: dev-venv image
+	$(if $(PODMAN_CONF),CONTAINERS_CONF=$(abspath $(PODMAN_CONF))) $(BIN)/python deploy/check.py
 
 clean:
 	rm -rf $(VENV) $(LATEST_VENV) $(SAMPLES) sippy.db sippy.db-wal sippy.db-shm sippy.db.locks

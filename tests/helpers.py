@@ -21,11 +21,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app, log_level: str = "warning", port: int = 0) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve `app` with uvicorn on 127.0.0.1:<port> (0: a free one) in a thread; yield its
-    base URL."""
+def running_server(  # type: ignore[no-untyped-def]
+    app, log_level: str = "warning", port: int = 0, host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """Serve `app` with uvicorn on host:<port> (0: a free one) in a thread; yield its base
+    URL (on 127.0.0.1)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

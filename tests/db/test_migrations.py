@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -92,3 +93,30 @@ def test_concurrent_first_schema_creation_on_sqlite_succeeds_everywhere(tmp_path
     with engine.connect() as conn:  # created once: one revision row
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_sql_ascii_database_is_read_as_text(request):
+    """initdb's default encoding in a bare container is SQL_ASCII; psycopg would then hand
+    back bytes and every query fail. The engine asks for UTF-8 text."""
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_DSN
+
+    request.getfixturevalue("pg_database_dsn")  # skips (or fails under CI) without a server
+    name = f"sippy_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' TEMPLATE template0 "
+            "LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    engine = make_engine(f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}")
+    try:
+        ensure_schema(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert isinstance(conn.execute(text("SELECT version()")).scalar(), str)
+    finally:
+        engine.dispose()
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -94,6 +94,7 @@ class FakeOpenAI:
     _closing: bool = False
     _base: str | None = None
     port: int = 0  # 0: a free port
+    host: str = "127.0.0.1"  # 0.0.0.0: reachable from containers too
     _stack: ExitStack | None = field(default=None, repr=False)
 
     # --- life cycle --------------------------------------------------------------------
@@ -101,7 +102,9 @@ class FakeOpenAI:
     def __enter__(self) -> Self:
         self._stack = ExitStack()
         self._closing = False
-        self._base = self._stack.enter_context(running_server(self._app(), port=self.port))
+        self._base = self._stack.enter_context(
+            running_server(self._app(), port=self.port, host=self.host)
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -374,10 +377,11 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--reply", default=DEFAULT_REPLY)
     args = parser.parse_args()
-    with FakeOpenAI(reply=args.reply, delay=args.delay, port=args.port) as fake:
+    with FakeOpenAI(reply=args.reply, delay=args.delay, port=args.port, host=args.host) as fake:
         print(f"fake OpenAI-compatible server at {fake.base_url}", flush=True)
         with suppress(KeyboardInterrupt):
             threading.Event().wait()

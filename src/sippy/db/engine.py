@@ -40,7 +40,9 @@ def make_engine(dsn: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT}
+    connect_args: dict[str, object] = {"client_encoding": "utf8"}  # text, even on SQL_ASCII
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
     engine = create_engine(
         url, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=connect_args
     )

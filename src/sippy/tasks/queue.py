@@ -148,7 +148,8 @@ def build_app(database_dsn: str):  # type: ignore[no-untyped-def]
 
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
-            conninfo=conninfo_for(database_dsn), kwargs={"application_name": "sippy-tasks"}
+            conninfo=conninfo_for(database_dsn),
+            kwargs={"application_name": "sippy-tasks", "client_encoding": "utf8"},
         )
     )
     app.add_tasks_from(blueprint, namespace=NAMESPACE)
