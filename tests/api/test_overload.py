@@ -151,28 +151,43 @@ def _worker_pids(parent: int) -> list[int]:
     return pids
 
 
+def serve_workers(
+    workers: int, port: int, env: dict[str, str], *args: str
+) -> subprocess.Popen[str]:
+    """`sippy serve --workers N` on 127.0.0.1:port, started and ready with all its workers;
+    its stderr kept for the caller (stop it with SIGTERM and read it)."""
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "sippy", "serve", "--workers", str(workers)),
+            *("--listen", f"127.0.0.1:{port}", *args),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+        wait_until(lambda: len(_worker_pids(proc.pid)) == workers, timeout=30)
+    except BaseException:
+        proc.kill()
+        proc.communicate(timeout=30)
+        raise
+    return proc
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_serve_with_workers_answers_and_stops_on_sigterm(tmp_path, db_dsn):
     runs = generate_samples(tmp_path)
     engine = make_engine(db_dsn)
     assert load_sources([str(tmp_path)], Settings(), engine).ok
     engine.dispose()
-    env = {**os.environ, "COLUMNS": "200", "SIPPY_DATABASE_DSN": db_dsn}
     port, metrics_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "sippy", "serve", "--workers", "2", "--mode", "none"),
-            *("--listen", f"127.0.0.1:{port}", "--listen-metrics", f"127.0.0.1:{metrics_port}"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    env = {"COLUMNS": "200", "SIPPY_DATABASE_DSN": db_dsn}
+    metrics = ("--listen-metrics", f"127.0.0.1:{metrics_port}")
+    proc = serve_workers(2, port, env, "--mode", "none", *metrics)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{base}/healthz", timeout=60)
-        wait_until(lambda: len(_worker_pids(proc.pid)) == 2, timeout=30)
         for sample in runs:
             summary = httpx.get(
                 f"{base}/api/job/run/summary", params={"prow_job_run_id": sample.build_id}
@@ -228,26 +243,14 @@ def test_workers_share_one_model_limit_and_ask_each_question_once(tmp_path, db_d
     with FakeOpenAI() as fake:
         fake.delay = 0.5
         env = {
-            **os.environ,
             "SIPPY_DATABASE_DSN": db_dsn,
             "SIPPY_AI_ENDPOINT": fake.base_url,
             "SIPPY_AI_CONCURRENCY": "2",
             "SIPPY_AI_QUEUE_LIMIT": "64",
         }
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "sippy", "serve", "--workers", "4"),
-                *("--listen", f"127.0.0.1:{port}", "--listen-metrics", ""),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        proc = serve_workers(4, port, env, "--listen-metrics", "")
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for_http(f"{base}/healthz", timeout=60)
-            wait_until(lambda: len(_worker_pids(proc.pid)) == 4, timeout=30)
             asked = [failed[0].build_id] * 16 + [r.build_id for r in failed[1:]] * 2
             with ThreadPoolExecutor(len(asked)) as pool:
                 answers = list(

@@ -80,6 +80,11 @@ def deployment(
         yield start
 
 
+def following(ci: Ci, *extra: str) -> list[str]:
+    """`sippy follow` of the CI's logs, polling fast, queuing only (workers run the tasks)."""
+    return ["follow", str(ci.logs), "--interval", "0.3", "--concurrency", "0", *extra]
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -124,22 +129,8 @@ def test_followers_and_workers_share_the_work_once(tmp_path, pg_dsn, fake):
     engine = make_engine(pg_dsn)
     status_port = free_port()
     with deployment(tmp_path, pg_dsn, fake) as start:
-        follow = [
-            start(
-                "follow-a",
-                "follow",
-                str(ci.logs),
-                "--interval",
-                "0.3",
-                "--concurrency",
-                "0",
-                "--listen-status",
-                f"127.0.0.1:{status_port}",
-            )
-        ]
-        follow.append(
-            start("follow-b", "follow", str(ci.logs), "--interval", "0.3", "--concurrency", "0")
-        )
+        follow = [start("follow-a", *following(ci, "--listen-status", f"127.0.0.1:{status_port}"))]
+        follow.append(start("follow-b", *following(ci)))
         workers = [start(f"worker-{n}", "worker", "--concurrency", "4") for n in range(2)]
         failed = [ci.run(FIRST_BUILD + n) for n in range(8)]
         passed = [ci.run(FIRST_BUILD + 100 + n, failed=False) for n in range(4)]
@@ -179,9 +170,7 @@ def test_a_worker_killed_mid_summary_has_it_finished_by_another(tmp_path, pg_dsn
     fake.delay = 3.0
     engine = make_engine(pg_dsn)
     with deployment(tmp_path, pg_dsn, fake, SIPPY_AI_TIMEOUT="6") as start:
-        follower = start(
-            "follow", "follow", str(ci.logs), "--interval", "0.3", "--concurrency", "0"
-        )
+        follower = start("follow", *following(ci))
         workers = [start(f"worker-{n}", "worker", "--concurrency", "2") for n in range(2)]
         for n in range(3):
             ci.run(FIRST_BUILD + n)
@@ -220,17 +209,7 @@ def test_follower_and_worker_ride_out_a_database_outage(tmp_path, proxied_pg, fa
     status_port = free_port()
     env = {"SIPPY_DATABASE_DSN": proxied_pg.proxied_dsn, "SIPPY_FOLLOW_REQUEUE_AFTER": "2"}
     with deployment(tmp_path, proxied_pg.proxied_dsn, fake, **env) as start:
-        follower = start(
-            "follow",
-            "follow",
-            str(ci.logs),
-            "--interval",
-            "0.3",
-            "--concurrency",
-            "0",
-            "--listen-status",
-            f"127.0.0.1:{status_port}",
-        )
+        follower = start("follow", *following(ci, "--listen-status", f"127.0.0.1:{status_port}"))
         worker = start("worker", "worker", "--concurrency", "2")
         for n in range(3):
             ci.run(FIRST_BUILD + n)
